@@ -1,0 +1,72 @@
+//! What the user typed, as clap parses it: global flags and the subcommands. No decisions
+//! here; `config.rs` turns this into a `Config` once.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+/// Query Amazon SES event logs (Firehose -> S3, gzipped JSON) with SQL, on S3 or a local
+/// copy, as the table `seslogs` (Athena's columns and partition names).
+#[derive(Debug, Parser)]
+#[command(
+    name = "seslog",
+    version,
+    after_help = "Examples:\n  seslog --source s3://my-ses-logs sql \"SELECT event_type, count(*) FROM seslogs WHERE day = '2024/11/05' GROUP BY 1\"\n  seslog --source ./ses-logs sql -f monthly.sql --format csv > out.csv\n  echo \"SELECT count(*) FROM seslogs\" | seslog sql -"
+)]
+pub struct Cli {
+    /// Where the logs are: a local directory or s3://bucket[/prefix], the root that holds
+    /// the layout's first folder (`partitioned/`), as Firehose writes it.
+    #[arg(
+        long,
+        short = 's',
+        env = "SESLOG_SOURCE",
+        global = true,
+        value_name = "DIR|s3://BUCKET[/PREFIX]"
+    )]
+    pub source: Option<String>,
+
+    /// The Firehose S3 `Prefix` expression the logs were written with.
+    #[arg(long, env = "SESLOG_LAYOUT", global = true, value_name = "EXPR")]
+    pub layout: Option<String>,
+
+    /// S3-compatible endpoint (MinIO, LocalStack, ...); http:// is allowed when given.
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// AWS region of the bucket (default: from the AWS config, else asked of S3).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+
+    /// AWS profile from ~/.aws/config (default: AWS_PROFILE, else "default").
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+
+    /// Output format (default: table on a terminal, csv otherwise).
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<FormatArg>,
+
+    /// Fail (exit 1) on the first record or object that cannot be read, instead of
+    /// skipping it with a warning.
+    #[arg(long, global = true)]
+    pub strict: bool,
+
+    /// Print rows, requests made, bytes read and time taken to stderr after the query.
+    #[arg(long, global = true)]
+    pub stats: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Sql(cmd::sql::Args),
+}

@@ -1,0 +1,55 @@
+//! `Config`: the decisions made once from what the user typed and the environment (the
+//! source parsed, the layout parsed, the output format chosen from whether stdout is a
+//! terminal). Nothing below this reads the environment or asks about the terminal.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::cli::{Cli, FormatArg};
+use crate::layout::{DEFAULT_LAYOUT, FirehoseLayout};
+use crate::output::Format;
+use crate::source::{Location, S3Settings};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub location: Location,
+    pub layout: FirehoseLayout,
+    pub s3: S3Settings,
+    pub format: Format,
+    pub strict: bool,
+    pub stats: bool,
+}
+
+impl Config {
+    pub fn from_cli(cli: &Cli) -> Result<Self> {
+        let source = cli.source.as_deref().ok_or_else(|| {
+            anyhow!(
+                "no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)"
+            )
+        })?;
+        let location = Location::parse(source).map_err(|e| anyhow!("--source: {e}"))?;
+        let expression = cli.layout.as_deref().unwrap_or(DEFAULT_LAYOUT);
+        let layout = FirehoseLayout::parse(expression).context("--layout")?;
+        let format = match cli.format {
+            Some(FormatArg::Table) => Format::Table,
+            Some(FormatArg::Csv) => Format::Csv,
+            Some(FormatArg::Json) => Format::Json,
+            Some(FormatArg::Ndjson) => Format::Ndjson,
+            None if std::io::stdout().is_terminal() => Format::Table,
+            None => Format::Csv,
+        };
+        Ok(Config {
+            location,
+            layout,
+            s3: S3Settings {
+                endpoint: cli.endpoint.clone().filter(|e| !e.is_empty()),
+                region: cli.region.clone(),
+                profile: cli.profile.clone(),
+            },
+            format,
+            strict: cli.strict,
+            stats: cli.stats,
+        })
+    }
+}

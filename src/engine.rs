@@ -1,0 +1,160 @@
+//! The query engine, free of any front end: a DataFusion session with `seslogs` registered
+//! over one source, seslog's Trino functions, and read-only SQL. Callers get a stream of
+//! batches and, after it ends, the scan's diagnostics and request counts.
+
+use std::sync::Arc;
+
+use datafusion::common::Column;
+use datafusion::error::Result;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use crate::diagnostics::Diagnostics;
+use crate::functions;
+use crate::layout::FirehoseLayout;
+use crate::scan::ScanSettings;
+use crate::source::{Location, Source};
+use crate::table::SesLogTable;
+
+/// The table name, as Athena users know it.
+pub const TABLE: &str = "seslogs";
+
+pub struct Engine {
+    ctx: SessionContext,
+    pub source: Source,
+    pub diagnostics: Diagnostics,
+}
+
+impl Engine {
+    pub fn new(source: Source, layout: FirehoseLayout, strict: bool) -> Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Objects are the unit of parallelism; on S3 more of them in flight hides latency.
+        let partitions = match source.location {
+            Location::Local(_) => cores,
+            Location::S3 { .. } => cores * 4,
+        };
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_information_schema(true);
+        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        runtime.register_object_store(source.url.as_ref(), Arc::clone(&source.store));
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        functions::register(&ctx);
+        let diagnostics = Diagnostics::new();
+        let settings = ScanSettings {
+            strict,
+            diagnostics: diagnostics.clone(),
+            location: source.location.clone(),
+        };
+        ctx.register_table(
+            TABLE,
+            Arc::new(SesLogTable::new(source.clone(), layout, settings)),
+        )?;
+        Ok(Self {
+            ctx,
+            source,
+            diagnostics,
+        })
+    }
+
+    /// Splits a script into statements (`;`-separated), Athena's dialect being close enough
+    /// to the generic one for parsing.
+    pub fn statements(sql: &str) -> Result<Vec<Statement>> {
+        Ok(DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?
+            .into_iter()
+            .collect())
+    }
+
+    /// Plans one statement; anything that would write or register is refused.
+    pub async fn plan(&self, statement: Statement) -> Result<LogicalPlan> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)?;
+        athena_names(plan)
+    }
+
+    pub async fn execute(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
+        self.ctx
+            .execute_logical_plan(plan)
+            .await?
+            .execute_stream()
+            .await
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}
+
+/// Names result columns the way Athena does: `SELECT mail.commonheaders.subject` gives a
+/// column `subject`, not DataFusion's `seslogs.mail[commonheaders][subject]`. A name that
+/// would then clash with another column keeps DataFusion's form.
+fn athena_names(plan: LogicalPlan) -> Result<LogicalPlan> {
+    if matches!(
+        plan,
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::DescribeTable(_)
+    ) {
+        return Ok(plan);
+    }
+    let schema = plan.schema().clone();
+    let short = |name: &str| -> Option<String> {
+        let inner = name.strip_suffix(']')?;
+        let last = inner.rsplit_once('[')?.1;
+        let head = inner.split('[').next()?;
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        };
+        (plain(head) && plain(last)).then(|| last.to_string())
+    };
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let renamed: Vec<Option<String>> = names.iter().map(|n| short(n)).collect();
+    if renamed.iter().all(Option::is_none) {
+        return Ok(plan);
+    }
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .zip(&renamed)
+        .map(|((qualifier, field), new)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            match new {
+                Some(n)
+                    if names
+                        .iter()
+                        .chain(renamed.iter().flatten())
+                        .filter(|x| *x == n)
+                        .count()
+                        == 1 =>
+                {
+                    column.alias(n)
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(exprs)?.build()
+}
+
+/// A DataFusion error in the user's words: the wrappers DataFusion and arrow put around
+/// our own messages ("External error: ...") are taken off.
+pub fn user_error(e: datafusion::error::DataFusionError) -> anyhow::Error {
+    let mut text = e.to_string();
+    for prefix in ["Arrow error: ", "External error: ", "Object Store error: "] {
+        while let Some(rest) = text.strip_prefix(prefix) {
+            text = rest.to_string();
+        }
+    }
+    let broken_pipe = matches!(e.find_root(), datafusion::error::DataFusionError::IoError(io) if io.kind() == std::io::ErrorKind::BrokenPipe);
+    if broken_pipe {
+        return anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+    }
+    anyhow::anyhow!(text)
+}

@@ -1,0 +1,22 @@
+//! seslog: Amazon SES event logs (Firehose -> S3, gzipped JSON) as the SQL table `seslogs`.
+//!
+//! Data flows one way: `cli` (what was typed) -> `config` (decisions) -> `source` (where the
+//! objects are) -> `table`/`listing`/`scan`/`decode` (the table) -> `engine` (SQL) ->
+//! `output` (printing). The engine knows nothing of clap or the terminal.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod decode;
+pub mod derived;
+pub mod diagnostics;
+pub mod engine;
+pub mod functions;
+pub mod layout;
+pub mod listing;
+pub mod output;
+pub mod scan;
+pub mod schema;
+pub mod source;
+pub mod table;
+pub mod testgen;

@@ -1,0 +1,405 @@
+//! Where the objects are: a local directory or `s3://bucket[/prefix]`, opened as an
+//! `ObjectStore` rooted at the folder that contains `partitioned/`. S3 credentials come from
+//! the AWS SDK's own chain (env, profiles and SSO from `~/.aws/config`, web identity,
+//! container and instance metadata), which `object_store` alone does not provide. Every
+//! store is wrapped in `CountingStore`, so a run can say (and a test can assert) exactly how
+//! many LIST and GET requests it made.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use bytes::Bytes;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use futures::stream::BoxStream;
+use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, CredentialProvider, GetOptions, GetResult, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use tokio::sync::Mutex;
+
+/// Where the logs are, as the user named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl Location {
+    /// `s3://bucket[/prefix]` or a directory path. Anything else with a scheme is refused.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!(
+                    "`{text}` has no bucket name (expected s3://bucket[/prefix])"
+                ));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!(
+                "`{scheme}://` sources are not supported; use a local directory or s3://bucket[/prefix]"
+            ));
+        }
+        Ok(Location::Local(PathBuf::from(text)))
+    }
+}
+
+impl Location {
+    /// The user-facing name of an object: `s3://bucket/key` or the local file path.
+    pub fn object_name(&self, path: &Path) -> String {
+        match self {
+            Location::Local(dir) => dir.join(path.as_ref()).display().to_string(),
+            Location::S3 { bucket, .. } => format!("s3://{bucket}/{path}"),
+        }
+    }
+
+    /// The user-facing name of a folder of the tree.
+    pub fn folder_name(&self, path: &Path) -> String {
+        let name = self.object_name(path);
+        if name.ends_with('/') {
+            name
+        } else {
+            format!("{name}/")
+        }
+    }
+}
+
+/// An object-store error in a user's words: S3's error codes named and explained.
+pub fn describe_error(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let hint = if text.contains("NoSuchBucket") {
+        Some("no such bucket")
+    } else if text.contains("AccessDenied") || text.contains("403 Forbidden") {
+        Some("access denied")
+    } else if text.contains("InvalidAccessKeyId") {
+        Some("the access key id is not known to S3")
+    } else if text.contains("SignatureDoesNotMatch") {
+        Some("the secret key does not match the access key id")
+    } else if text.contains("ExpiredToken") {
+        Some("the session token has expired (run `aws sso login` or refresh the credentials)")
+    } else if matches!(e, object_store::Error::NotFound { .. }) {
+        Some("not found")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{h} ({})", text.lines().next().unwrap_or_default()),
+        None => text,
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+            Location::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Location::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// How to reach S3, resolved by the front end from flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// Request counts for one run; shared by every clone of the store.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub list_requests: AtomicU64,
+    pub get_requests: AtomicU64,
+    pub bytes_read: AtomicU64,
+}
+
+impl Counters {
+    pub fn lists(&self) -> u64 {
+        self.list_requests.load(Ordering::Relaxed)
+    }
+    pub fn gets(&self) -> u64 {
+        self.get_requests.load(Ordering::Relaxed)
+    }
+    pub fn bytes(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+}
+
+/// An opened source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub location: Location,
+    /// What DataFusion knows the store as.
+    pub url: ObjectStoreUrl,
+    pub store: Arc<dyn ObjectStore>,
+    /// The folder that contains the layout (`partitioned/...`), inside `store`.
+    pub root: Path,
+    pub counters: Arc<Counters>,
+    /// Where the S3 credentials came from (never the secret), for error messages.
+    pub credential_source: CredentialSource,
+}
+
+impl Source {
+    pub async fn open(location: Location, s3: &S3Settings) -> anyhow::Result<Self> {
+        let counters = Arc::new(Counters::default());
+        match &location {
+            Location::Local(dir) => {
+                if !dir.is_dir() {
+                    anyhow::bail!(
+                        "source directory {} does not exist (or is not a directory)",
+                        dir.display()
+                    );
+                }
+                let inner = LocalFileSystem::new_with_prefix(dir)?;
+                Ok(Source {
+                    url: ObjectStoreUrl::parse("file://seslog-local")?,
+                    store: Arc::new(CountingStore {
+                        inner: Arc::new(inner),
+                        counters: counters.clone(),
+                    }),
+                    root: Path::default(),
+                    location,
+                    counters,
+                    credential_source: CredentialSource::default(),
+                })
+            }
+            Location::S3 { bucket, prefix } => {
+                let (builder, credential_source) = s3_builder(bucket, s3).await?;
+                let inner = builder.build()?;
+                Ok(Source {
+                    url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
+                    store: Arc::new(CountingStore {
+                        inner: Arc::new(inner),
+                        counters: counters.clone(),
+                    }),
+                    root: Path::parse(prefix)?,
+                    location: location.clone(),
+                    counters,
+                    credential_source,
+                })
+            }
+        }
+    }
+}
+
+async fn s3_builder(
+    bucket: &str,
+    s3: &S3Settings,
+) -> anyhow::Result<(AmazonS3Builder, CredentialSource)> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(profile) = &s3.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &s3.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    let sdk = loader.load().await;
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+    let region = match (s3.region.clone(), sdk.region()) {
+        (Some(r), _) => r,
+        (None, Some(r)) => r.to_string(),
+        (None, None) if s3.endpoint.is_none() => {
+            // Ask S3 where the bucket lives, as the AWS CLI does.
+            object_store::aws::resolve_bucket_region(bucket, &Default::default())
+                .await
+                .unwrap_or_else(|_| "us-east-1".to_string())
+        }
+        (None, None) => "us-east-1".to_string(),
+    };
+    builder = builder.with_region(region);
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    let source = CredentialSource::default();
+    match sdk.credentials_provider() {
+        Some(provider) => {
+            let chain = AwsChain {
+                provider,
+                cached: Mutex::new(None),
+                source_name: source.clone(),
+            };
+            builder = builder.with_credentials(Arc::new(chain));
+        }
+        None => builder = builder.with_skip_signature(true),
+    }
+    Ok((builder, source))
+}
+
+/// The AWS SDK's credential chain as an `object_store` credential provider, with the
+/// credentials cached until five minutes before they expire.
+#[derive(Debug)]
+struct AwsChain {
+    provider: SharedCredentialsProvider,
+    cached: Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+    source_name: CredentialSource,
+}
+
+/// The name of the credential provider that answered, once one has.
+pub type CredentialSource = Arc<std::sync::Mutex<Option<String>>>;
+
+/// `Credentials` names the provider of the chain that answered only in its Debug output
+/// (which redacts the secret); that name is all we keep, for "access denied" messages.
+fn provider_name(creds: &aws_credential_types::Credentials) -> Option<String> {
+    let debug = format!("{creds:?}");
+    let rest = debug.split("provider_name: \"").nth(1)?;
+    rest.split('"').next().map(str::to_string)
+}
+
+#[async_trait]
+impl CredentialProvider for AwsChain {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let mut cached = self.cached.lock().await;
+        if let Some((cred, expiry)) = cached.as_ref() {
+            let fresh = expiry.is_none_or(|e| e > SystemTime::now() + Duration::from_secs(300));
+            if fresh {
+                return Ok(Arc::clone(cred));
+            }
+        }
+        let creds = self.provider.provide_credentials().await.map_err(|e| {
+            object_store::Error::Generic {
+                store: "S3",
+                source: format!("no AWS credentials: {e} (set AWS_PROFILE, run `aws sso login`, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)").into(),
+            }
+        })?;
+        let cred = Arc::new(AwsCredential {
+            key_id: creds.access_key_id().to_string(),
+            secret_key: creds.secret_access_key().to_string(),
+            token: creds.session_token().map(str::to_string),
+        });
+        *cached = Some((Arc::clone(&cred), creds.expiry()));
+        *self.source_name.lock().expect("credential source lock") = provider_name(&creds);
+        Ok(cred)
+    }
+}
+
+/// Counts the requests that matter for cost and for proving partition pruning.
+#[derive(Debug)]
+pub struct CountingStore {
+    inner: Arc<dyn ObjectStore>,
+    counters: Arc<Counters>,
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for CountingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.counters.get_requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.inner.get_opts(location, options).await?;
+        let len = result.range.end - result.range.start;
+        self.counters.bytes_read.fetch_add(len, Ordering::Relaxed);
+        Ok(result)
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.counters
+            .get_requests
+            .fetch_add(ranges.len() as u64, Ordering::Relaxed);
+        let len: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        self.counters.bytes_read.fetch_add(len, Ordering::Relaxed);
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources() {
+        assert_eq!(
+            Location::parse("s3://logs/ses/").unwrap(),
+            Location::S3 {
+                bucket: "logs".into(),
+                prefix: "ses".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("s3://logs").unwrap(),
+            Location::S3 {
+                bucket: "logs".into(),
+                prefix: String::new()
+            }
+        );
+        assert!(Location::parse("s3://").unwrap_err().contains("no bucket"));
+        assert!(Location::parse("gs://x").unwrap_err().contains("gs://"));
+        assert_eq!(
+            Location::parse("./logs").unwrap(),
+            Location::Local("./logs".into())
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! `SesLogTable`: the `seslogs` table. Its schema is the exposed SES record (`schema.rs`)
+//! plus the layout's partition columns. A scan turns the pushed-down partition filters into
+//! the folders to list (`listing.rs`), evaluates those filters exactly, once, over every
+//! surviving folder, lists the objects of the survivors, and hands them to a stock
+//! `DataSourceExec` with our `SesSource`. Filters on partition columns are therefore
+//! `Exact`; everything else is left to DataFusion.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::layout::FirehoseLayout;
+use crate::listing::{self, Constraints, Leaf};
+use crate::scan::{ScanSettings, SesSource};
+use crate::schema;
+use crate::source::Source;
+
+#[derive(Debug)]
+pub struct SesLogTable {
+    source: Source,
+    layout: FirehoseLayout,
+    table_schema: TableSchema,
+    partition_columns: Vec<String>,
+    settings: ScanSettings,
+}
+
+impl SesLogTable {
+    pub fn new(source: Source, layout: FirehoseLayout, settings: ScanSettings) -> Self {
+        let partition_columns = layout.partition_columns();
+        let partition_fields: Vec<FieldRef> = partition_columns
+            .iter()
+            .map(|c| Arc::new(Field::new(c, DataType::Utf8, false)))
+            .collect();
+        let table_schema = TableSchema::builder(schema::file_schema())
+            .with_table_partition_cols(partition_fields)
+            .build();
+        Self {
+            source,
+            layout,
+            table_schema,
+            partition_columns,
+            settings,
+        }
+    }
+
+    fn partition_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.table_schema.table_partition_cols().to_vec(),
+        ))
+    }
+
+    /// Keeps the leaves whose partition values satisfy every filter, evaluated in one batch.
+    fn filter_leaves(
+        &self,
+        state: &dyn Session,
+        leaves: Vec<Leaf>,
+        filters: &[Expr],
+    ) -> Result<Vec<Leaf>> {
+        if leaves.is_empty() || filters.is_empty() {
+            return Ok(leaves);
+        }
+        let schema = self.partition_schema();
+        let values: Vec<Vec<String>> = leaves
+            .iter()
+            .map(|l| self.layout.column_values(&l.values))
+            .collect();
+        let columns: Vec<ArrayRef> = (0..self.partition_columns.len())
+            .map(|i| {
+                Arc::new(StringArray::from_iter_values(
+                    values.iter().map(|v| v[i].as_str()),
+                )) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let mut keep = BooleanArray::from(vec![true; leaves.len()]);
+        for filter in filters {
+            let expr = state.create_physical_expr(filter.clone(), &df_schema)?;
+            let result = expr.evaluate(&batch)?.into_array(leaves.len())?;
+            let result = result.as_boolean();
+            keep = datafusion::arrow::compute::and(&keep, result)?;
+        }
+        Ok(leaves
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.is_valid(*i) && keep.value(*i))
+            .map(|(_, l)| l)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TableProvider for SesLogTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(self.table_schema.table_schema())
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let columns: Vec<&str> = self.partition_columns.iter().map(String::as_str).collect();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if expr_applicable_for_cols(&columns, f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let store = self.source.store.as_ref();
+        let constraints = Constraints::from_filters(filters, &self.layout);
+        let leaves = listing::find_leaves(
+            store,
+            &self.source.root,
+            &self.layout,
+            &constraints,
+            &self.source.location,
+        )
+        .await?;
+        let leaves = self.filter_leaves(state, leaves, filters)?;
+        let objects = listing::list_objects(store, leaves, &self.source.location).await?;
+
+        let files: Vec<PartitionedFile> = objects
+            .into_iter()
+            // An empty object holds no records; not reading it is the same answer.
+            .filter(|(meta, _)| meta.size > 0)
+            .map(|(meta, values)| {
+                let partition_values = self
+                    .layout
+                    .column_values(&values)
+                    .into_iter()
+                    .map(|v| ScalarValue::Utf8(Some(v)))
+                    .collect();
+                PartitionedFile::new_from_meta(meta).with_partition_values(partition_values)
+            })
+            .collect();
+        let groups = spread(files, state.config().target_partitions());
+
+        let source = SesSource::new(self.table_schema.clone(), self.settings.clone());
+        let config = FileScanConfigBuilder::new(self.source.url.clone(), Arc::new(source))
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// Deals files into `n` groups, largest first onto the lightest group, so partitions finish
+/// together (a gzip object cannot be split, so files are the unit of parallelism).
+fn spread(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let n = n.max(1).min(files.len().max(1));
+    files.sort_by(|a, b| {
+        b.object_meta
+            .size
+            .cmp(&a.object_meta.size)
+            .then(a.path().cmp(b.path()))
+    });
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for file in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("n >= 1");
+        lightest.0 += file.object_meta.size;
+        lightest.1.push(file);
+    }
+    groups.into_iter().map(|(_, f)| FileGroup::new(f)).collect()
+}
