@@ -48,7 +48,7 @@ impl Engine {
         let settings = ScanSettings {
             strict,
             diagnostics: diagnostics.clone(),
-            location: source.location.clone(),
+            source: source.clone(),
         };
         ctx.register_table(
             TABLE,

@@ -20,7 +20,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::layout::{Assignment, FirehoseLayout, Segment, TimePart, Var};
-use crate::source::Location;
+use crate::source::Source;
 
 /// How many LIST requests may be in flight at once (S3 latency hides behind this).
 const LIST_CONCURRENCY: usize = 32;
@@ -41,12 +41,12 @@ pub struct Constraints {
 
 fn literal_str(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::Literal(v, _) => match v {
+        Expr::Literal(
             ScalarValue::Utf8(Some(s))
             | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)) => Some(s.clone()),
-            _ => None,
-        },
+            | ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Some(s.clone()),
         Expr::Cast(c) => literal_str(&c.expr),
         Expr::TryCast(c) => literal_str(&c.expr),
         _ => None,
@@ -214,12 +214,12 @@ fn intersect_sets(filters: &[Expr], column: &str) -> Option<BTreeSet<String>> {
         .reduce(|a, b| a.intersection(&b).cloned().collect())
 }
 
-fn listing_error(location: &Location, prefix: &Path, e: &object_store::Error) -> DataFusionError {
+fn listing_error(source: &Source, prefix: &Path, e: &object_store::Error) -> DataFusionError {
     DataFusionError::External(
         format!(
             "listing {}: {}",
-            location.folder_name(prefix),
-            crate::source::describe_error(e)
+            source.location.folder_name(prefix),
+            source.describe_error(e)
         )
         .into(),
     )
@@ -351,7 +351,7 @@ pub async fn find_leaves(
     root: &Path,
     layout: &FirehoseLayout,
     constraints: &Constraints,
-    location: &Location,
+    source: &Source,
 ) -> Result<Vec<Leaf>> {
     let days = constraints.days();
     let mut frontier = vec![Leaf {
@@ -384,12 +384,12 @@ pub async fn find_leaves(
                         let listed = store
                             .list_with_delimiter(Some(&leaf.prefix))
                             .await
-                            .map_err(|e| listing_error(location, &leaf.prefix, &e))?;
+                            .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
                         if Some(level) == first_level && listed.common_prefixes.is_empty() && listed.objects.is_empty() {
                             return Err(DataFusionError::External(
                                 format!(
                                     "no objects under {}: check --source (the root that holds the layout's first folder) and --layout (now `{}`)",
-                                    location.folder_name(&leaf.prefix),
+                                    source.location.folder_name(&leaf.prefix),
                                     layout.expression
                                 )
                                 .into(),
@@ -428,14 +428,14 @@ pub async fn find_leaves(
 pub async fn list_objects(
     store: &dyn ObjectStore,
     leaves: Vec<Leaf>,
-    location: &Location,
+    source: &Source,
 ) -> Result<Vec<(ObjectMeta, Assignment)>> {
     let listed: Vec<Vec<(ObjectMeta, Assignment)>> =
         stream::iter(leaves.into_iter().map(|leaf| async move {
             let listed = store
                 .list_with_delimiter(Some(&leaf.prefix))
                 .await
-                .map_err(|e| listing_error(location, &leaf.prefix, &e))?;
+                .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
             Ok::<_, DataFusionError>(
                 listed
                     .objects

@@ -23,7 +23,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::decode::{self, DecodePlan};
 use crate::diagnostics::Diagnostics;
-use crate::source::Location;
+use crate::source::Source;
 
 /// What every file of one scan shares.
 #[derive(Debug, Clone)]
@@ -31,8 +31,8 @@ pub struct ScanSettings {
     /// Fail on the first bad record or object instead of skipping it.
     pub strict: bool,
     pub diagnostics: Diagnostics,
-    /// For naming objects in messages.
-    pub location: Location,
+    /// For naming objects and explaining errors in messages.
+    pub source: Source,
 }
 
 #[derive(Clone)]
@@ -148,11 +148,11 @@ impl FileOpener for SesOpener {
         let settings = self.settings.clone();
         Ok(Box::pin(async move {
             let location = file.object_meta.location.clone();
-            let name = settings.location.object_name(&location);
+            let name = settings.source.location.object_name(&location);
             let fetched = async { store.get(&location).await?.bytes().await }.await;
             let bytes = fetched.map_err(|e| {
                 DataFusionError::External(
-                    format!("reading {name}: {}", crate::source::describe_error(&e)).into(),
+                    format!("reading {name}: {}", settings.source.describe_error(&e)).into(),
                 )
             })?;
             let reader = decode::read_object(plan, bytes, name, settings.diagnostics);

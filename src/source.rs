@@ -78,7 +78,7 @@ impl Location {
 }
 
 /// An object-store error in a user's words: S3's error codes named and explained.
-pub fn describe_error(e: &object_store::Error) -> String {
+fn describe_error(e: &object_store::Error) -> String {
     let text = e.to_string();
     let hint = if text.contains("NoSuchBucket") {
         Some("no such bucket")
@@ -192,6 +192,34 @@ impl Source {
                     credential_source,
                 })
             }
+        }
+    }
+}
+
+impl Source {
+    /// An error from this source's store in a user's words; a refusal also says which
+    /// credentials were used (the provider's name, never the key).
+    pub fn describe_error(&self, e: &object_store::Error) -> String {
+        let text = describe_error(e);
+        let refused = [
+            "access denied",
+            "access key id",
+            "secret key",
+            "session token",
+        ]
+        .iter()
+        .any(|h| text.starts_with(h));
+        let used = self
+            .credential_source
+            .lock()
+            .expect("credential source lock")
+            .clone();
+        match (refused, used, &self.location) {
+            (true, Some(name), _) => format!("{text}; credentials from: {name}"),
+            (true, None, Location::S3 { .. }) => {
+                format!("{text}; no credentials were found (requests were unsigned)")
+            }
+            _ => text,
         }
     }
 }

@@ -143,11 +143,11 @@ impl TableProvider for SesLogTable {
             &self.source.root,
             &self.layout,
             &constraints,
-            &self.source.location,
+            &self.source,
         )
         .await?;
         let leaves = self.filter_leaves(state, leaves, filters)?;
-        let objects = listing::list_objects(store, leaves, &self.source.location).await?;
+        let objects = listing::list_objects(store, leaves, &self.source).await?;
 
         let files: Vec<PartitionedFile> = objects
             .into_iter()
