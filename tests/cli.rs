@@ -811,7 +811,9 @@ fn s3_errors_name_the_bucket_and_the_cause() {
 }
 
 /// The scenario filed under another layout; `key(event_type, arrival, seq, message_id)`.
-fn scenario_in_layout(key: impl Fn(&str, chrono::DateTime<chrono::Utc>, u64, &str) -> String) -> Workdir {
+fn scenario_in_layout(
+    key: impl Fn(&str, chrono::DateTime<chrono::Utc>, u64, &str) -> String,
+) -> Workdir {
     let w = Workdir::empty();
     let events = seslog::testgen::scenario_events();
     // One object per event, so each can go to its own sender's folder.
@@ -819,7 +821,12 @@ fn scenario_in_layout(key: impl Fn(&str, chrono::DateTime<chrono::Utc>, u64, &st
         .iter()
         .enumerate()
         .map(|(i, e)| seslog::testgen::Object {
-            key: key(e.event_type, e.arrival, i as u64, e.record["mail"]["messageId"].as_str().unwrap()),
+            key: key(
+                e.event_type,
+                e.arrival,
+                i as u64,
+                e.record["mail"]["messageId"].as_str().unwrap(),
+            ),
             bytes: seslog::testgen::gzip(format!("{}\n", e.record).as_bytes()),
         })
         .collect();
@@ -830,8 +837,15 @@ fn scenario_in_layout(key: impl Fn(&str, chrono::DateTime<chrono::Utc>, u64, &st
 #[test]
 fn blog_layout_adds_sender_identity_and_hour() {
     let w = scenario_in_layout(|t, arrival, seq, id| {
-        let sender = if id.contains("july") { "other.example.com" } else { "shop.example.com" };
-        format!("partitioned/{sender}/{t}/{}/obj-{seq}.gz", arrival.format("%Y/%m/%d/%H"))
+        let sender = if id.contains("july") {
+            "other.example.com"
+        } else {
+            "shop.example.com"
+        };
+        format!(
+            "partitioned/{sender}/{t}/{}/obj-{seq}.gz",
+            arrival.format("%Y/%m/%d/%H")
+        )
     });
     let layout = "partitioned/!{partitionKeyFromQuery:SenderIdentity}/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd/HH}/";
     let out = w
@@ -843,30 +857,72 @@ fn blog_layout_adds_sender_identity_and_hour() {
             "SELECT sender_identity, event_type, day, hour, count(*) FROM seslogs WHERE event_type = 'Bounce' AND day = '2024/11/07' GROUP BY 1, 2, 3, 4 ORDER BY 4",
         ])
         .ok();
-    assert_eq!(out.rows(), vec![row(&["shop.example.com", "Bounce", "2024/11/07", "09", "2"])]);
+    assert_eq!(
+        out.rows(),
+        vec![row(&[
+            "shop.example.com",
+            "Bounce",
+            "2024/11/07",
+            "09",
+            "2"
+        ])]
+    );
     // partitioned/ (1), then per sender the day folder's hours (2), then the one hour found.
     assert_eq!(out.stat("list_requests"), 4);
     assert_eq!(out.stat("objects_read"), 2);
 
     let out = w
-        .seslog(&["--layout", layout, "sql", "SELECT sender_identity, count(*) FROM seslogs GROUP BY 1 ORDER BY 1"])
+        .seslog(&[
+            "--layout",
+            layout,
+            "sql",
+            "SELECT sender_identity, count(*) FROM seslogs GROUP BY 1 ORDER BY 1",
+        ])
         .ok();
-    assert_eq!(out.rows(), vec![row(&["other.example.com", "2"]), row(&["shop.example.com", "24"])]);
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&["other.example.com", "2"]),
+            row(&["shop.example.com", "24"])
+        ]
+    );
 }
 
 #[test]
 fn hive_style_layout_gives_the_same_table() {
     let w = scenario_in_layout(|t, arrival, seq, _| {
-        format!("ses/event={t}/dt={}/obj-{seq}.gz", arrival.format("%Y-%m-%d"))
+        format!(
+            "ses/event={t}/dt={}/obj-{seq}.gz",
+            arrival.format("%Y-%m-%d")
+        )
     });
     let layout = "ses/event=!{partitionKeyFromQuery:EventType}/dt=!{timestamp:yyyy}-!{timestamp:MM}-!{timestamp:dd}/";
-    let out = w.seslog(&["--layout", layout, "sql", PER_TYPE_AND_DAY]).ok();
+    let out = w
+        .seslog(&["--layout", layout, "sql", PER_TYPE_AND_DAY])
+        .ok();
     // The same rows as the default layout, but for the duplicate delivery (not in this tree).
     let mut expected = per_type_and_day();
-    let dup = expected.iter_mut().find(|r| r[0] == "Delivery" && r[1] == "2024/11/05").unwrap();
+    let dup = expected
+        .iter_mut()
+        .find(|r| r[0] == "Delivery" && r[1] == "2024/11/05")
+        .unwrap();
     dup[2] = "2".into();
     assert_eq!(out.rows(), expected);
-    let out = w.seslog(&["--layout", layout, "--stats", "sql", ATHENA_BOUNCES]).ok();
+    let out = w
+        .seslog(&["--layout", layout, "--stats", "sql", ATHENA_BOUNCES])
+        .ok();
     assert_eq!(out.rows().len(), 3);
     assert_eq!(out.stat("list_requests"), 30);
+}
+
+#[test]
+fn relative_dates_are_folded_and_prune_the_walk() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&["--stats", "sql", "SELECT count(*) FROM seslogs WHERE day >= date_format(current_date - interval '7' day, '%Y/%m/%d')"])
+        .ok();
+    assert_eq!(out.rows(), vec![row(&["0"])]);
+    // partitioned/ and each type's years; every year (2024) is before the bound.
+    assert_eq!(out.stat("list_requests"), 11);
+    assert_eq!(out.stat("objects_read"), 0);
 }
