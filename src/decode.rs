@@ -73,6 +73,8 @@ pub enum Piece {
     Garbage(Range<usize>, &'static str),
 }
 
+const CUT_AT_END: &str = "record is cut off at the end of the object";
+
 /// Finds record boundaries in decompressed bytes. Yields `(piece, line)` with the 1-based
 /// line where the piece starts.
 pub struct RecordSplitter<'a> {
@@ -88,6 +90,18 @@ impl<'a> RecordSplitter<'a> {
             pos: 0,
             line: 1,
         }
+    }
+
+    /// Ends a piece that cannot be a record; scanning resumes at `resume`.
+    fn cut(
+        &mut self,
+        range: Range<usize>,
+        resume: usize,
+        line: usize,
+        why: &'static str,
+    ) -> Option<(Piece, usize)> {
+        self.pos = resume;
+        Some((Piece::Garbage(range, why), line))
     }
 
     fn skip_to_line_end(&self, from: usize) -> usize {
@@ -128,47 +142,29 @@ impl Iterator for RecordSplitter<'_> {
                     // Jump through the string: only `"`, `\` and a raw newline matter.
                     i += 1;
                     loop {
-                        match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
-                            None => {
-                                self.pos = buf.len();
-                                return Some((
-                                    Piece::Garbage(
-                                        start..buf.len(),
-                                        "record is cut off at the end of the object",
-                                    ),
-                                    line,
-                                ));
+                        let found = buf
+                            .get(i..)
+                            .and_then(|rest| memchr::memchr3(b'"', b'\\', b'\n', rest));
+                        let Some(j) = found else {
+                            return self.cut(start..buf.len(), buf.len(), line, CUT_AT_END);
+                        };
+                        match buf[i + j] {
+                            b'"' => {
+                                i += j;
+                                break;
                             }
-                            Some(j) => match buf[i + j] {
-                                b'"' => {
-                                    i += j;
-                                    break;
-                                }
-                                b'\\' => i += j + 2,
-                                _ => {
-                                    // A raw newline cannot be inside a JSON string: the
-                                    // record was cut and the next line is a new start.
-                                    let end = i + j;
-                                    self.pos = end;
-                                    return Some((
-                                        Piece::Garbage(
-                                            start..end,
-                                            "record is cut off (unterminated string)",
-                                        ),
-                                        line,
-                                    ));
-                                }
-                            },
-                        }
-                        if i >= buf.len() {
-                            self.pos = buf.len();
-                            return Some((
-                                Piece::Garbage(
-                                    start..buf.len(),
-                                    "record is cut off at the end of the object",
-                                ),
-                                line,
-                            ));
+                            b'\\' => i += j + 2,
+                            // A raw newline cannot be inside a JSON string: the record
+                            // was cut and the next line is a new start.
+                            _ => {
+                                let end = i + j;
+                                return self.cut(
+                                    start..end,
+                                    end,
+                                    line,
+                                    "record is cut off (unterminated string)",
+                                );
+                            }
                         }
                     }
                 }
@@ -185,28 +181,15 @@ impl Iterator for RecordSplitter<'_> {
                     // SES never breaks a record across lines; a line that starts with `{`
                     // while a record is still open means that record was cut short.
                     if buf.get(i + 1) == Some(&b'{') {
-                        self.pos = i + 1;
-                        return Some((
-                            Piece::Garbage(
-                                start..i,
-                                "record is cut off (next record starts on the next line)",
-                            ),
-                            line,
-                        ));
+                        let why = "record is cut off (next record starts on the next line)";
+                        return self.cut(start..i, i + 1, line, why);
                     }
                 }
                 _ => {}
             }
             i += 1;
         }
-        self.pos = buf.len();
-        Some((
-            Piece::Garbage(
-                start..buf.len(),
-                "record is cut off at the end of the object",
-            ),
-            line,
-        ))
+        self.cut(start..buf.len(), buf.len(), line, CUT_AT_END)
     }
 }
 
