@@ -152,9 +152,5 @@ pub fn user_error(e: datafusion::error::DataFusionError) -> anyhow::Error {
             text = rest.to_string();
         }
     }
-    let broken_pipe = matches!(e.find_root(), datafusion::error::DataFusionError::IoError(io) if io.kind() == std::io::ErrorKind::BrokenPipe);
-    if broken_pipe {
-        return anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
-    }
     anyhow::anyhow!(text)
 }

@@ -12,10 +12,8 @@ fn main() -> ExitCode {
         Err(e) => {
             // `seslog ... | head`: the reader is gone, which is not an error.
             let broken_pipe = e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                    || c.downcast_ref::<datafusion::error::DataFusionError>().is_some_and(|d| {
-                        matches!(d.find_root(), datafusion::error::DataFusionError::IoError(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
-                    })
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {
                 return ExitCode::SUCCESS;

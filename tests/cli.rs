@@ -926,3 +926,62 @@ fn relative_dates_are_folded_and_prune_the_walk() {
     assert_eq!(out.stat("list_requests"), 11);
     assert_eq!(out.stat("objects_read"), 0);
 }
+
+#[test]
+fn element_at_is_trinos_on_arrays_and_maps() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "sql",
+            "SELECT element_at(mail.headers, 2)['name'] AS second, element_at(mail.headers, -1)['name'] AS last,
+                    element_at(mail.destination, 5) AS missing, element_at(mail.tags, 'campaign') AS campaign,
+                    element_at(mail.tags, 'nope') AS no_tag
+             FROM seslogs WHERE event_type = 'Delivery' AND day = '2024/07/08'",
+        ])
+        .ok();
+    assert_eq!(
+        out.rows(),
+        vec![row(&["Reply-To", "Content-Type", "", "reset", ""])]
+    );
+    let out = w
+        .seslog(&["--format", "json", "sql", "SELECT element_at(mail.destination, 5) AS missing FROM seslogs WHERE event_type = 'Delivery' AND day = '2024/07/08'"])
+        .ok();
+    assert!(out.json()[0]["missing"].is_null());
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let w = Workdir::scenario();
+    let mut child = Command::new(util::bin())
+        .args([
+            "--source",
+            &w.source(),
+            "sql",
+            "SELECT * FROM seslogs CROSS JOIN (SELECT * FROM unnest(range(2000)))",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

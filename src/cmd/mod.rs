@@ -4,8 +4,10 @@
 
 pub mod sql;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -82,16 +84,57 @@ async fn print_statement(engine: &Engine, statement: Statement, format: Format) 
         .execute(plan)
         .await
         .map_err(crate::engine::user_error)?;
-    let stdout = std::io::stdout().lock();
-    let mut printer = format.printer(std::io::BufWriter::new(stdout));
-    printer.begin(&stream.schema())?;
-    let mut rows = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(crate::engine::user_error)?;
-        rows += batch.num_rows() as u64;
-        printer.batch(&batch)?;
+    let closed = Rc::new(Cell::new(false));
+    let stdout = WatchedStdout {
+        inner: std::io::BufWriter::new(std::io::stdout().lock()),
+        closed: closed.clone(),
+    };
+    let printed = async {
+        let mut printer = format.printer(stdout);
+        printer.begin(&stream.schema())?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(crate::engine::user_error)?;
+            rows += batch.num_rows() as u64;
+            printer.batch(&batch)?;
+        }
+        printer.finish()?;
+        Ok::<_, anyhow::Error>(rows)
     }
-    printer.finish()?;
-    std::io::stdout().flush()?;
-    Ok(rows)
+    .await;
+    // The writers (arrow's CSV writer among them) turn I/O errors into text; the reader
+    // going away is told by the watch, not by the error.
+    if closed.get() {
+        return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+    }
+    printed
+}
+
+/// stdout that remembers whether the reader went away (`seslog ... | head`).
+struct WatchedStdout<W: Write> {
+    inner: W,
+    closed: Rc<Cell<bool>>,
+}
+
+impl<W: Write> WatchedStdout<W> {
+    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed.set(true);
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for WatchedStdout<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.watch(result)
+    }
 }
