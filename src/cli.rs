@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::cmd;
+use std::path::PathBuf;
+
+use crate::cmd::{self, report};
 
 /// Query Amazon SES event logs (Firehose -> S3, gzipped JSON) with SQL, on S3 or a local
 /// copy, as the table `seslogs` (Athena's columns and partition names).
@@ -54,6 +56,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub stats: bool,
 
+    /// A directory of your own reports (`.sql` files with a report header), besides
+    /// ~/.config/seslog/queries/.
+    #[arg(long, env = "SESLOG_QUERIES", global = true, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -69,4 +76,24 @@ pub enum FormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Sql(cmd::sql::Args),
+    Bounces(report::BouncesArgs),
+    /// One row per complained recipient.
+    Complaints(report::WindowedArgs),
+    Recipient(report::RecipientArgs),
+    Message(report::MessageArgs),
+    /// One row per delayed recipient (DeliveryDelay events).
+    Delays(report::WindowedArgs),
+    /// One row per rejected message.
+    Rejects(report::WindowedArgs),
+    /// One row per rendering failure.
+    Failures(report::WindowedArgs),
+    /// Per UTC day: sends, deliveries, bounces, complaints, ..., and SES's rates.
+    Summary(report::WindowedArgs),
+    /// Per recipient domain: sends, deliveries, bounces, complaints, rates, delivery time.
+    Domains(report::WindowedArgs),
+    /// Addresses to stop mailing (permanent bounce or complaint), with the reason.
+    Suppression(report::WindowedArgs),
+    Check(report::CheckArgs),
+    Reports(report::ReportsArgs),
+    Run(report::RunArgs),
 }

@@ -3,6 +3,9 @@
 //! terminal). Nothing below this reads the environment or asks about the terminal.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -19,6 +22,10 @@ pub struct Config {
     pub format: Format,
     pub strict: bool,
     pub stats: bool,
+    /// Where users' own reports are: `--queries DIR`, then `~/.config/seslog/queries/`.
+    pub query_dirs: Vec<PathBuf>,
+    /// "Now", decided once, for windows like `--since 24h`.
+    pub now: DateTime<Utc>,
 }
 
 impl Config {
@@ -50,6 +57,25 @@ impl Config {
             format,
             strict: cli.strict,
             stats: cli.stats,
+            query_dirs: query_dirs(cli.queries.as_deref()),
+            now: Utc::now(),
         })
     }
+}
+
+/// `--queries DIR` first, then the XDG config directory's `seslog/queries/`.
+fn query_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(home) = config_home {
+        dirs.push(home.join("seslog").join("queries"));
+    }
+    // Later directories win on a name clash: the flag beats the config directory.
+    if let Some(dir) = flag {
+        dirs.push(dir.to_path_buf());
+    }
+    dirs
 }

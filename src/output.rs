@@ -218,6 +218,51 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 }
 
+/// `seslog reports`: each report with its description, window and parameters.
+pub fn print_reports(
+    reports: &[crate::report::Report],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    for r in reports {
+        let window = r
+            .window
+            .map(|w| format!(" (default window: last {})", human_span(w)))
+            .unwrap_or_default();
+        let origin = if r.origin == "builtin" {
+            String::new()
+        } else {
+            format!(" [{}]", r.origin)
+        };
+        writeln!(out, "{}{origin}{window}", r.name)?;
+        writeln!(out, "    {}", r.description)?;
+        for p in &r.params {
+            let default = p
+                .default
+                .as_ref()
+                .map(|d| format!(" (default {d:?})"))
+                .unwrap_or_else(|| " (required)".into());
+            writeln!(out, "    --param {}=...{default} {}", p.name, p.help)?;
+        }
+    }
+    out.flush()
+}
+
+fn human_span(d: chrono::Duration) -> String {
+    let minutes = d.num_minutes();
+    if minutes % (24 * 60) == 0 {
+        format!("{}d", minutes / (24 * 60))
+    } else if minutes % 60 == 0 {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// One verdict line after the recipient timeline.
+pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "{message_id}: {verdict}")
+}
+
 /// Names every skipped record and damaged or ignored object, then counts them.
 pub fn report_problems(
     diagnostics: &crate::diagnostics::Diagnostics,

@@ -985,3 +985,6 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[path = "cli/reports.rs"]
+mod reports;

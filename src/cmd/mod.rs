@@ -2,22 +2,23 @@
 //! is its help, and a `run` that reads top to bottom: args -> source -> table -> query ->
 //! print. Shared steps live here.
 
+pub mod report;
 pub mod sql;
 
 use std::cell::Cell;
 use std::io::Write;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::Duration;
 
 use anyhow::Result;
-use datafusion::sql::parser::Statement;
-use futures::StreamExt;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::output::{self, Format};
+use crate::output::{self, Format, Printer};
 use crate::source::Source;
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
@@ -29,6 +30,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Sql(args) => sql::run(args, &config).await,
+            Command::Bounces(args) => report::bounces(args, &config).await,
+            Command::Complaints(args) => report::windowed("complaints", args, &config).await,
+            Command::Recipient(args) => report::recipient(args, &config).await,
+            Command::Message(args) => report::message(args, &config).await,
+            Command::Delays(args) => report::windowed("delays", args, &config).await,
+            Command::Rejects(args) => report::windowed("rejects", args, &config).await,
+            Command::Failures(args) => report::windowed("failures", args, &config).await,
+            Command::Summary(args) => report::windowed("summary", args, &config).await,
+            Command::Domains(args) => report::windowed("domains", args, &config).await,
+            Command::Suppression(args) => report::windowed("suppression", args, &config).await,
+            Command::Check(args) => report::check(args, &config).await,
+            Command::Reports(args) => report::list(args, &config),
+            Command::Run(args) => report::run(args, &config).await,
         }
     })
 }
@@ -51,66 +65,61 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
     Ok(Engine::new(source, config.layout.clone(), config.strict)?)
 }
 
-/// Runs each statement in order and prints its result to stdout in `format`; then names
-/// every skipped record and damaged object on stderr, and the stats when asked.
-pub async fn run_statements(
-    engine: &Engine,
-    statements: Vec<Statement>,
-    config: &Config,
-) -> Result<()> {
-    let started = Instant::now();
-    let mut rows = 0u64;
-    let result = async {
-        for statement in statements {
-            rows += print_statement(engine, statement, config.format).await?;
-        }
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
+/// After a query: names every skipped record and damaged object on stderr, then the
+/// stats when asked.
+pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Duration) -> Result<()> {
     let stderr = &mut std::io::stderr().lock();
     output::report_problems(&engine.diagnostics, stderr)?;
     if config.stats {
-        output::report_stats(&engine.source.counters, rows, started.elapsed(), stderr)?;
+        output::report_stats(&engine.source.counters, rows, elapsed, stderr)?;
     }
-    result
+    Ok(())
 }
 
-async fn print_statement(engine: &Engine, statement: Statement, format: Format) -> Result<u64> {
-    let plan = engine
-        .plan(statement)
-        .await
-        .map_err(crate::engine::user_error)?;
-    let mut stream = engine
-        .execute(plan)
-        .await
-        .map_err(crate::engine::user_error)?;
-    let closed = Rc::new(Cell::new(false));
-    let stdout = WatchedStdout {
-        inner: std::io::BufWriter::new(std::io::stdout().lock()),
-        closed: closed.clone(),
-    };
-    let printed = async {
-        let mut printer = format.printer(stdout);
-        printer.begin(&stream.schema())?;
-        let mut rows = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(crate::engine::user_error)?;
-            rows += batch.num_rows() as u64;
-            printer.batch(&batch)?;
+/// A printer on stdout that can tell a closed pipe from a real error.
+pub struct StdoutSink {
+    pub printer: Box<dyn Printer>,
+    closed: Rc<Cell<bool>>,
+}
+
+impl StdoutSink {
+    pub fn new(format: Format) -> Self {
+        let closed = Rc::new(Cell::new(false));
+        let out = WatchedStdout {
+            inner: std::io::BufWriter::new(std::io::stdout()),
+            closed: closed.clone(),
+        };
+        StdoutSink {
+            printer: format.printer(out),
+            closed,
         }
-        printer.finish()?;
-        Ok::<_, anyhow::Error>(rows)
     }
-    .await;
-    // The writers (arrow's CSV writer among them) turn I/O errors into text; the reader
-    // going away is told by the watch, not by the error.
-    if closed.get() {
-        return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+
+    /// The writers (arrow's CSV writer among them) turn I/O errors into text; the reader
+    /// going away (`seslog ... | head`) is told by the watch, not by the error.
+    pub fn outcome<T>(&self, result: Result<T>) -> Result<T> {
+        if self.closed.get() {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+        }
+        result
     }
-    printed
 }
 
-/// stdout that remembers whether the reader went away (`seslog ... | head`).
+/// Prints whole batches (with their schema, so an empty result still has a header).
+pub fn print_batches(schema: &SchemaRef, batches: &[RecordBatch], format: Format) -> Result<()> {
+    let mut sink = StdoutSink::new(format);
+    let printed = (|| {
+        sink.printer.begin(schema)?;
+        for batch in batches {
+            sink.printer.batch(batch)?;
+        }
+        sink.printer.finish()?;
+        Ok(())
+    })();
+    sink.outcome(printed)
+}
+
+/// stdout that remembers whether the reader went away.
 struct WatchedStdout<W: Write> {
     inner: W,
     closed: Rc<Cell<bool>>,

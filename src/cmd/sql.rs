@@ -3,12 +3,15 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use datafusion::sql::parser::Statement;
+use futures::StreamExt;
 
-use crate::cmd;
+use crate::cmd::{self, StdoutSink};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, user_error};
 
 /// Run SQL over the `seslogs` table (Athena's columns: eventtype, mail, bounce, ...,
 /// event_time, recipients, and the partition columns event_type and day).
@@ -41,11 +44,43 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
             bail!("no query: give one as an argument, with -f FILE, or `-` to read stdin")
         }
     };
-    let statements = Engine::statements(&sql).map_err(crate::engine::user_error)?;
+    let statements = Engine::statements(&sql).map_err(user_error)?;
     if statements.is_empty() {
         bail!("the query is empty");
     }
     let engine = cmd::open_engine(config).await?;
-    cmd::run_statements(&engine, statements, config).await?;
-    Ok(ExitCode::SUCCESS)
+    let started = Instant::now();
+    let mut rows = 0u64;
+    let mut result = Ok(());
+    for statement in statements {
+        match print_statement(&engine, statement, config).await {
+            Ok(n) => rows += n,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    cmd::report_after(&engine, config, rows, started.elapsed())?;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Streams one statement's result to stdout, batch by batch.
+async fn print_statement(engine: &Engine, statement: Statement, config: &Config) -> Result<u64> {
+    let plan = engine.plan(statement).await.map_err(user_error)?;
+    let mut stream = engine.execute(plan).await.map_err(user_error)?;
+    let mut sink = StdoutSink::new(config.format);
+    let printed = async {
+        sink.printer.begin(&stream.schema())?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(user_error)?;
+            rows += batch.num_rows() as u64;
+            sink.printer.batch(&batch)?;
+        }
+        sink.printer.finish()?;
+        Ok::<_, anyhow::Error>(rows)
+    }
+    .await;
+    sink.outcome(printed)
 }

@@ -1,0 +1,44 @@
+-- name: recipient
+-- description: Every event that concerns one address, oldest first, with the detail that explains it and a verdict per message (delivered, bounced, complained, rejected, delayed, sent-no-outcome-yet).
+-- window: 30d
+-- param: address text -- the recipient's address, in any case
+WITH events AS (
+    SELECT DISTINCT event_time AS time, eventtype AS event, mail.messageid AS message_id,
+           mail.commonheaders.subject AS subject,
+           CASE eventtype
+               WHEN 'Delivery' THEN delivery.smtpresponse
+               WHEN 'Bounce' THEN concat(bounce.bouncetype, '/', bounce.bouncesubtype, ': ',
+                   bounce.bouncedrecipients[CAST(array_position(recipients, lower($address)) AS BIGINT)]['diagnosticcode'])
+               WHEN 'DeliveryDelay' THEN concat(deliverydelay.delaytype, ': ',
+                   deliverydelay.delayedrecipients[CAST(array_position(recipients, lower($address)) AS BIGINT)]['diagnosticcode'])
+               WHEN 'Complaint' THEN concat('complaint: ', coalesce(complaint.complaintfeedbacktype, 'no feedback type'),
+                   CASE WHEN complaint.complaintsubtype IS NOT NULL THEN concat(' (', complaint.complaintsubtype, ')') ELSE '' END)
+               WHEN 'Click' THEN click.link
+               WHEN 'Open' THEN open.useragent
+               WHEN 'Reject' THEN concat('rejected: ', reject.reason)
+               WHEN 'Rendering Failure' THEN concat(failure.templatename, ': ', failure.errormessage)
+               WHEN 'Subscription' THEN concat(subscription.contactlist, ': unsubscribe all = ',
+                   CAST(subscription.newtopicpreferences.unsubscribeall AS VARCHAR))
+               ELSE ''
+           END AS detail
+    FROM seslogs
+    WHERE day BETWEEN $day_from AND $day_to
+      AND event_time >= $from AND event_time < $to
+      AND array_has(recipients, lower($address))
+),
+verdicts AS (
+    SELECT message_id,
+           CASE
+               WHEN bool_or(event = 'Complaint') THEN 'complained'
+               WHEN bool_or(event = 'Delivery') THEN 'delivered'
+               WHEN bool_or(event = 'Bounce') THEN 'bounced'
+               WHEN bool_or(event IN ('Reject', 'Rendering Failure')) THEN 'rejected'
+               WHEN bool_or(event = 'DeliveryDelay') THEN 'delayed'
+               ELSE 'sent-no-outcome-yet'
+           END AS verdict
+    FROM events
+    GROUP BY message_id
+)
+SELECT e.time, e.event, e.message_id, e.subject, e.detail, v.verdict
+FROM events e JOIN verdicts v ON e.message_id = v.message_id
+ORDER BY e.time, CASE e.event WHEN 'Send' THEN 0 ELSE 1 END, e.event

@@ -1,0 +1,339 @@
+//! The canned reports (`seslog bounces`, `recipient`, `summary`, ...), `seslog run` for any
+//! report by name, and `seslog reports` to list them. Every one reads top to bottom the
+//! same way: args -> report (from `queries/` or the user's directory) -> window and
+//! parameters bound as values -> source -> table -> query -> print.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Duration;
+use clap::ValueEnum;
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use futures::TryStreamExt;
+
+use crate::cmd::{self, UsageError};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::output::{self, Format};
+use crate::report::{self, Report};
+use crate::window::TimeWindow;
+
+/// The exit code of `seslog check` when a rate crosses its threshold (0 ok, 1 error, 2 usage).
+pub const CHECK_FAILED: u8 = 3;
+
+/// The span of event time: dates are whole UTC days (`--to` inclusive), times are RFC 3339.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WindowArgs {
+    /// Start of the window: 2024-11-01 or 2024-11-01T09:30:00Z.
+    #[arg(long, value_name = "DATE|TIME")]
+    pub from: Option<String>,
+    /// End of the window (a date includes that whole day; default: now).
+    #[arg(long, value_name = "DATE|TIME")]
+    pub to: Option<String>,
+    /// The window is this long, back from --to: 90m, 24h, 7d, 2w.
+    #[arg(long, value_name = "DURATION", conflicts_with = "from")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BounceType {
+    Permanent,
+    Transient,
+    Undetermined,
+}
+
+/// One row per bounced recipient.
+///
+/// Example: seslog bounces --since 24h --type permanent --format csv > hard-bounces.csv
+#[derive(Debug, clap::Args)]
+pub struct BouncesArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Only bounces of this type.
+    #[arg(long = "type", value_enum)]
+    pub bounce_type: Option<BounceType>,
+    /// Only this recipient (any case).
+    #[arg(long)]
+    pub recipient: Option<String>,
+    /// Only recipients at this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+}
+
+/// A report over a window of event time.
+#[derive(Debug, clap::Args)]
+pub struct WindowedArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Everything that happened to one address, oldest first, and a verdict per message.
+///
+/// Example: seslog recipient Alice@Example.com --since 7d
+#[derive(Debug, clap::Args)]
+pub struct RecipientArgs {
+    /// The address (matched in any case).
+    pub address: String,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Every event of one message, oldest first.
+///
+/// Example: seslog message 0100018c2f...-000000
+#[derive(Debug, clap::Args)]
+pub struct MessageArgs {
+    /// The SES message id (mail.messageId).
+    pub id: String,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Bounce and complaint rates against thresholds; exits 3 when one is crossed.
+///
+/// Example: seslog check --since 7d --max-bounce-rate 2% || page-someone
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Highest acceptable bounce rate: 5% or 0.05 (default: SES's review threshold, 5%).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_bounce_rate: Option<f64>,
+    /// Highest acceptable complaint rate: 0.1% or 0.001 (default: SES's review threshold).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max_complaint_rate: Option<f64>,
+}
+
+/// List every report (built in and your own) with its description and parameters.
+#[derive(Debug, clap::Args)]
+pub struct ReportsArgs {}
+
+/// Run any report by name, yours included (from --queries DIR or ~/.config/seslog/queries/).
+///
+/// Example: seslog run my-report --param campaign=reset --since 7d
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The report's name (`seslog reports` lists them).
+    pub name: String,
+    /// A parameter value, NAME=VALUE; repeat for several.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `5%` -> 0.05, `0.05` -> 0.05.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let bad =
+        || format!("`{text}` is not a rate: use a percentage like 5% or a fraction like 0.05");
+    let value = match text.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
+        None => text.parse::<f64>().map_err(|_| bad())?,
+    };
+    if !(0.0..=1.0).contains(&value) {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    Ok((k.trim().to_string(), v.to_string()))
+}
+
+/// What a report run needs besides its name.
+#[derive(Debug, Default)]
+struct Request {
+    window: WindowArgs,
+    params: BTreeMap<String, String>,
+}
+
+impl Request {
+    fn new(window: WindowArgs) -> Self {
+        Request {
+            window,
+            params: BTreeMap::new(),
+        }
+    }
+
+    fn param(mut self, name: &str, value: Option<String>) -> Self {
+        if let Some(v) = value {
+            self.params.insert(name.to_string(), v);
+        }
+        self
+    }
+}
+
+pub async fn bounces(args: BouncesArgs, config: &Config) -> Result<ExitCode> {
+    let kind = args.bounce_type.map(|t| format!("{t:?}"));
+    let request = Request::new(args.window)
+        .param("type", kind)
+        .param("recipient", args.recipient)
+        .param("domain", args.domain);
+    run_named("bounces", request, config).await
+}
+
+pub async fn windowed(name: &str, args: WindowedArgs, config: &Config) -> Result<ExitCode> {
+    run_named(name, Request::new(args.window), config).await
+}
+
+pub async fn recipient(args: RecipientArgs, config: &Config) -> Result<ExitCode> {
+    run_named(
+        "recipient",
+        Request::new(args.window).param("address", Some(args.address)),
+        config,
+    )
+    .await
+}
+
+pub async fn message(args: MessageArgs, config: &Config) -> Result<ExitCode> {
+    run_named(
+        "message",
+        Request::new(args.window).param("id", Some(args.id)),
+        config,
+    )
+    .await
+}
+
+pub async fn check(args: CheckArgs, config: &Config) -> Result<ExitCode> {
+    let request = Request::new(args.window)
+        .param(
+            "max_bounce_rate",
+            args.max_bounce_rate.map(|r| r.to_string()),
+        )
+        .param(
+            "max_complaint_rate",
+            args.max_complaint_rate.map(|r| r.to_string()),
+        );
+    run_named("check", request, config).await
+}
+
+pub async fn run(args: RunArgs, config: &Config) -> Result<ExitCode> {
+    let mut request = Request::new(args.window);
+    request.params.extend(args.params);
+    run_named(&args.name, request, config).await
+}
+
+pub fn list(_args: ReportsArgs, config: &Config) -> Result<ExitCode> {
+    let reports = report::catalog(&config.query_dirs).map_err(|e| anyhow!(e))?;
+    let mut out = std::io::stdout().lock();
+    output::print_reports(&reports, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
+    let reports = report::catalog(&config.query_dirs).map_err(|e| anyhow!(e))?;
+    let report: &Report = report::find(&reports, name).map_err(UsageError)?;
+    let window = match report.window {
+        Some(span) => Some(resolve_window(&request.window, span, config)?),
+        None => None,
+    };
+    let params = report
+        .bind(window.as_ref(), &request.params)
+        .map_err(UsageError)?;
+    let mut statements = Engine::statements(&report.sql)
+        .map_err(crate::engine::user_error)
+        .with_context(|| format!("report {}", report.origin))?;
+    if statements.len() != 1 {
+        bail!(
+            "report {} must hold exactly one statement, not {}",
+            report.origin,
+            statements.len()
+        );
+    }
+    let engine = cmd::open_engine(config).await?;
+    let statement = statements.remove(0);
+    let plan = engine
+        .plan(statement)
+        .await
+        .map_err(crate::engine::user_error)?;
+    let plan = plan
+        .with_param_values(params)
+        .map_err(crate::engine::user_error)?;
+    let started = std::time::Instant::now();
+    let stream = engine
+        .execute(plan)
+        .await
+        .map_err(crate::engine::user_error)?;
+    let schema = stream.schema();
+    let collected: Result<Vec<RecordBatch>> = stream
+        .try_collect()
+        .await
+        .map_err(crate::engine::user_error);
+    let batches = match collected {
+        Ok(b) => b,
+        Err(e) => {
+            cmd::report_after(&engine, config, 0, started.elapsed())?;
+            return Err(e);
+        }
+    };
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let printed = print_report(name, &schema, &batches, config.format);
+    cmd::report_after(&engine, config, rows as u64, started.elapsed())?;
+    printed?;
+    if name == "check" && status_over(&batches) {
+        return Ok(ExitCode::from(CHECK_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn resolve_window(args: &WindowArgs, span: Duration, config: &Config) -> Result<TimeWindow> {
+    TimeWindow::resolve(
+        args.from.as_deref(),
+        args.to.as_deref(),
+        args.since.as_deref(),
+        span,
+        config.now,
+    )
+    .map_err(|e| UsageError(e).into())
+}
+
+/// The recipient report in the table view: the timeline, then one verdict line per message;
+/// in machine formats `verdict` stays a column so the output is one clean table.
+fn print_report(
+    name: &str,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+) -> Result<()> {
+    if name != "recipient" || format != Format::Table || batches.is_empty() {
+        return cmd::print_batches(schema, batches, format);
+    }
+    let all = concat_batches(schema, batches)?;
+    let verdict_at = all.schema().index_of("verdict")?;
+    let timeline = all.project(
+        &(0..all.num_columns())
+            .filter(|&i| i != verdict_at)
+            .collect::<Vec<_>>(),
+    )?;
+    cmd::print_batches(&timeline.schema(), &[timeline], format)?;
+    let ids = all
+        .column_by_name("message_id")
+        .expect("recipient report has message_id")
+        .as_string::<i32>()
+        .clone();
+    let verdicts = all.column(verdict_at).as_string::<i32>().clone();
+    let mut seen = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for i in 0..all.num_rows() {
+        let (id, verdict) = (ids.value(i), verdicts.value(i));
+        if !seen.contains(&id) {
+            seen.push(id);
+            output::print_verdict(id, verdict, &mut out)?;
+        }
+    }
+    Ok(())
+}
+
+fn status_over(batches: &[RecordBatch]) -> bool {
+    batches.iter().any(|b| {
+        b.column_by_name("status")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .is_some_and(|s| s.iter().any(|v| v == Some("OVER")))
+    })
+}

@@ -1,0 +1,715 @@
+//! The canned reports over the scenario, with exact rows.
+
+use super::util::{Workdir, row};
+
+const NOVEMBER: [&str; 4] = ["--from", "2024-11-01", "--to", "2024-11-30"];
+
+fn report(w: &Workdir, args: &[&str]) -> Vec<Vec<String>> {
+    let mut full = vec!["--format", "csv"];
+    full.extend_from_slice(args);
+    w.seslog(&full).ok().rows()
+}
+
+fn cols(rows: &[Vec<String>], which: &[usize]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| which.iter().map(|&i| r[i].clone()).collect())
+        .collect()
+}
+
+#[test]
+fn bounces_are_filtered_on_event_time_across_midnight() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "bounces",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(
+        out.csv()[0],
+        row(&[
+            "time",
+            "recipient",
+            "bounce_type",
+            "bounce_subtype",
+            "status",
+            "diagnostic_code",
+            "message_id",
+            "subject",
+            "sender",
+            "sent",
+            "feedback_id",
+            "reporting_mta"
+        ])
+    );
+    let rows = out.rows();
+    assert_eq!(
+        cols(&rows, &[0, 1, 2, 3, 4, 5, 6]),
+        vec![
+            // Filed under 2024/10/31, but it happened in November.
+            row(&[
+                "2024-11-01T00:00:03Z",
+                "niaj@example.com",
+                "Permanent",
+                "General",
+                "5.1.1",
+                "smtp; 550 5.1.1 user unknown",
+                "0100019a-early-000000"
+            ]),
+            row(&[
+                "2024-11-05T12:00:04Z",
+                "carol@example.net",
+                "Permanent",
+                "General",
+                "5.1.1",
+                "smtp; 550 5.1.1 user unknown",
+                "0100019a-news-000000"
+            ]),
+            row(&[
+                "2024-11-07T09:00:05Z",
+                "ivan@example.com",
+                "Transient",
+                "MailboxFull",
+                "4.2.2",
+                "smtp; 452 4.2.2 mailbox full",
+                "0100019a-full-000000"
+            ]),
+            row(&[
+                "2024-11-07T09:30:01Z",
+                "judy@example.com",
+                "Permanent",
+                "OnAccountSuppressionList",
+                "5.1.1",
+                "smtp; 550 5.1.1 user unknown",
+                "0100019a-supp-000000"
+            ]),
+            // Filed under 2024/12/01, but it happened on November 30th.
+            row(&[
+                "2024-11-30T23:59:58Z",
+                "mallory@example.com",
+                "Permanent",
+                "NoEmail",
+                "5.1.1",
+                "smtp; 550 5.1.1 user unknown",
+                "0100019a-late-000000"
+            ]),
+        ]
+    );
+    assert_eq!(
+        rows[1][7..].to_vec(),
+        row(&[
+            "Weekly news: 20% off",
+            "Example Shop <no-reply@shop.example.com>",
+            "2024-11-05T12:00:00.000Z",
+            "0100019-bounce-0100019a-news-000000",
+            "dns; a8-30.smtp-out.amazonses.com"
+        ])
+    );
+}
+
+#[test]
+fn bounces_filters_and_window_edges() {
+    let w = Workdir::scenario();
+    let recipients = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["bounces"];
+        full.extend_from_slice(args);
+        report(&w, &full)
+            .into_iter()
+            .map(|r| r[1].clone())
+            .collect()
+    };
+    assert_eq!(
+        recipients(&[&NOVEMBER[..], &["--type", "permanent"]].concat()),
+        vec![
+            "niaj@example.com",
+            "carol@example.net",
+            "judy@example.com",
+            "mallory@example.com"
+        ]
+    );
+    assert_eq!(
+        recipients(&[&NOVEMBER[..], &["--type", "transient"]].concat()),
+        vec!["ivan@example.com"]
+    );
+    assert_eq!(
+        recipients(&[&NOVEMBER[..], &["--domain", "Example.NET"]].concat()),
+        vec!["carol@example.net"]
+    );
+    assert_eq!(
+        recipients(&[&NOVEMBER[..], &["--recipient", "Carol@Example.net"]].concat()),
+        vec!["carol@example.net"]
+    );
+    assert_eq!(
+        recipients(&["--from", "2024-11-02", "--to", "2024-11-29"]),
+        vec!["carol@example.net", "ivan@example.com", "judy@example.com"]
+    );
+    let out = w.seslog(&["bounces", "--from", "2024-11-30T23:00:00Z", "--since", "1h"]);
+    assert_eq!(out.code, 2, "--from and --since conflict: {}", out.stderr);
+}
+
+#[test]
+fn window_flags_are_checked() {
+    let w = Workdir::scenario();
+    let out = w.seslog(&["bounces", "--from", "last tuesday"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--from") && out.stderr.contains("2024-11-01"),
+        "{}",
+        out.stderr
+    );
+    let out = w.seslog(&["bounces", "--since", "7 days"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("7d"), "{}", out.stderr);
+    let out = w.seslog(&["bounces", "--type", "soft"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn since_ends_at_to() {
+    let w = Workdir::scenario();
+    let rows = report(
+        &w,
+        &["bounces", "--to", "2024-11-30T23:59:59Z", "--since", "2h"],
+    );
+    assert_eq!(cols(&rows, &[1]), vec![row(&["mallory@example.com"])]);
+}
+
+#[test]
+fn complaints_one_row_per_recipient() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "complaints",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(
+        out.csv()[0],
+        row(&[
+            "time",
+            "recipient",
+            "feedback_type",
+            "sub_type",
+            "user_agent",
+            "arrival_date",
+            "message_id",
+            "subject"
+        ])
+    );
+    assert_eq!(
+        out.rows(),
+        vec![row(&[
+            "2024-11-06T08:00:00Z",
+            "dave@example.org",
+            "abuse",
+            "",
+            "Yahoo!-Mail-Feedback/2.0",
+            "2024-11-06T07:59:58.000Z",
+            "0100019a-news-000000",
+            "Weekly news: 20% off"
+        ])]
+    );
+}
+
+#[test]
+fn recipient_timeline_with_verdicts() {
+    let w = Workdir::scenario();
+    // Mixed case; the duplicated Delivery record counts once.
+    let rows = report(
+        &w,
+        &[&["recipient", "Alice@Example.com"][..], &NOVEMBER[..]].concat(),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            row(&[
+                "2024-11-05T10:15:00Z",
+                "Send",
+                "0100019a-reset-alice-000000",
+                "Reset your password",
+                "",
+                "delivered"
+            ]),
+            row(&[
+                "2024-11-05T10:15:02.500Z",
+                "Delivery",
+                "0100019a-reset-alice-000000",
+                "Reset your password",
+                "250 2.0.0 OK  1730801702 d9443c01a7336-2",
+                "delivered"
+            ]),
+            row(&[
+                "2024-11-05T10:20:00Z",
+                "Open",
+                "0100019a-reset-alice-000000",
+                "Reset your password",
+                "Mozilla/5.0 (iPhone)",
+                "delivered"
+            ]),
+            row(&[
+                "2024-11-05T10:21:00Z",
+                "Click",
+                "0100019a-reset-alice-000000",
+                "Reset your password",
+                "https://shop.example.com/reset?token=abc",
+                "delivered"
+            ]),
+        ]
+    );
+    let verdict = |address: &str| -> Vec<Vec<String>> {
+        let rows = report(&w, &[&["recipient", address][..], &NOVEMBER[..]].concat());
+        cols(&rows, &[1, 4, 5])
+    };
+    // Three recipients, one bounced: the delivery is not hers.
+    assert_eq!(
+        verdict("carol@example.net"),
+        vec![
+            row(&["Send", "", "bounced"]),
+            row(&[
+                "Bounce",
+                "Permanent/General: smtp; 550 5.1.1 user unknown",
+                "bounced"
+            ])
+        ]
+    );
+    assert_eq!(
+        verdict("o'brien@example.com"),
+        vec![
+            row(&["Send", "", "delivered"]),
+            row(&[
+                "DeliveryDelay",
+                "TransientCommunicationFailure: smtp; 421 4.4.1 Unable to connect to remote host",
+                "delivered"
+            ]),
+            row(&[
+                "Delivery",
+                "250 2.0.0 OK  1730801702 d9443c01a7336-2",
+                "delivered"
+            ]),
+        ]
+    );
+    assert_eq!(
+        cols(&verdict("dave@example.org"), &[0, 2]),
+        vec![
+            row(&["Send", "complained"]),
+            row(&["Delivery", "complained"]),
+            row(&["Complaint", "complained"])
+        ]
+    );
+    assert_eq!(
+        cols(&verdict("frank@example.com"), &[0, 1, 2]),
+        vec![
+            row(&["Send", "", "rejected"]),
+            row(&["Reject", "rejected: Bad content", "rejected"])
+        ]
+    );
+    assert_eq!(
+        cols(&verdict("heidi@example.com"), &[0, 2]),
+        vec![
+            row(&["Send", "sent-no-outcome-yet"]),
+            row(&["Subscription", "sent-no-outcome-yet"])
+        ]
+    );
+    assert_eq!(
+        cols(&verdict("mallory@example.com"), &[0, 2]),
+        vec![row(&["Send", "bounced"]), row(&["Bounce", "bounced"])]
+    );
+}
+
+#[test]
+fn recipient_table_view_prints_verdicts_after_the_timeline() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(
+            &[
+                &["--format", "table", "recipient", "bob@example.com"][..],
+                &NOVEMBER[..],
+            ]
+            .concat(),
+        )
+        .ok();
+    let last = out.stdout.trim_end().lines().last().unwrap();
+    assert_eq!(last, "0100019a-news-000000: delivered");
+    assert!(!out.stdout.contains("verdict"), "{}", out.stdout);
+}
+
+#[test]
+fn message_trace_covers_every_recipient() {
+    let w = Workdir::scenario();
+    let rows = report(
+        &w,
+        &[&["message", "0100019a-news-000000"][..], &NOVEMBER[..]].concat(),
+    );
+    assert_eq!(
+        cols(&rows, &[1, 2]),
+        vec![
+            row(&[
+                "Send",
+                "bob@example.com, carol@example.net, dave@example.org"
+            ]),
+            row(&["Delivery", "bob@example.com, dave@example.org"]),
+            row(&["Bounce", "carol@example.net"]),
+            row(&["Complaint", "dave@example.org"]),
+        ]
+    );
+}
+
+#[test]
+fn delays_rejects_and_failures() {
+    let w = Workdir::scenario();
+    assert_eq!(
+        report(&w, &[&["delays"][..], &NOVEMBER[..]].concat()),
+        vec![row(&[
+            "2024-11-06T09:10:00Z",
+            "o'brien@example.com",
+            "TransientCommunicationFailure",
+            "4.4.1",
+            "smtp; 421 4.4.1 Unable to connect to remote host",
+            "2024-11-06T21:10:00.000Z",
+            "0100019a-obrien-000000",
+            "パスワードの再設定"
+        ])]
+    );
+    assert_eq!(
+        report(&w, &[&["rejects"][..], &NOVEMBER[..]].concat()),
+        vec![row(&[
+            "2024-11-06T10:00:00Z",
+            "Bad content",
+            "0100019a-virus-000000",
+            "Example Shop <no-reply@shop.example.com>",
+            "frank@example.com",
+            "Invoice"
+        ])]
+    );
+    assert_eq!(
+        report(&w, &[&["failures"][..], &NOVEMBER[..]].concat()),
+        vec![row(&[
+            "2024-11-06T11:00:00Z",
+            "WelcomeTemplate",
+            "Attribute 'name' is not present in the rendering data.",
+            "0100019a-tmpl-000000",
+            "Example Shop <no-reply@shop.example.com>",
+            "grace@example.com"
+        ])]
+    );
+}
+
+#[test]
+fn summary_per_day_with_ses_rates() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "summary",
+            "--from",
+            "2024-11-05",
+            "--to",
+            "2024-11-07",
+        ])
+        .ok();
+    assert_eq!(
+        out.csv()[0],
+        row(&[
+            "day",
+            "sends",
+            "deliveries",
+            "hard_bounces",
+            "soft_bounces",
+            "complaints",
+            "rejects",
+            "delays",
+            "opens",
+            "clicks",
+            "bounce_rate_pct",
+            "complaint_rate_pct"
+        ])
+    );
+    assert_eq!(
+        out.rows(),
+        vec![
+            // The duplicated delivery counts once; sends count recipients, as SES does.
+            row(&[
+                "2024-11-05",
+                "4",
+                "3",
+                "1",
+                "0",
+                "0",
+                "0",
+                "0",
+                "1",
+                "1",
+                "25.0",
+                "0.0"
+            ]),
+            row(&[
+                "2024-11-06",
+                "2",
+                "1",
+                "0",
+                "0",
+                "1",
+                "1",
+                "1",
+                "0",
+                "0",
+                "0.0",
+                "50.0"
+            ]),
+            // judy's OnAccountSuppressionList bounce is hard but not counted in the rate.
+            row(&[
+                "2024-11-07",
+                "3",
+                "0",
+                "1",
+                "1",
+                "0",
+                "0",
+                "0",
+                "0",
+                "0",
+                "0.0",
+                "0.0"
+            ]),
+        ]
+    );
+}
+
+#[test]
+fn domains_per_recipient_domain() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "domains",
+            "--from",
+            "2024-11-05",
+            "--to",
+            "2024-11-05",
+        ])
+        .ok();
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&["example.com", "2", "2", "0", "0", "0", "0.0", "0.0", "2750"]),
+            row(&["example.net", "1", "0", "1", "0", "0", "100.0", "0.0", ""]),
+            row(&["example.org", "1", "1", "0", "0", "0", "0.0", "0.0", "3000"]),
+        ]
+    );
+}
+
+#[test]
+fn suppression_lists_addresses_to_stop_mailing() {
+    let w = Workdir::scenario();
+    let rows = report(&w, &[&["suppression"][..], &NOVEMBER[..]].concat());
+    assert_eq!(
+        rows,
+        vec![
+            row(&[
+                "carol@example.net",
+                "BOUNCE",
+                "General: smtp; 550 5.1.1 user unknown",
+                "2024-11-05T12:00:04Z"
+            ]),
+            row(&[
+                "dave@example.org",
+                "COMPLAINT",
+                "complaint: abuse",
+                "2024-11-06T08:00:00Z"
+            ]),
+            row(&[
+                "judy@example.com",
+                "BOUNCE",
+                "OnAccountSuppressionList: smtp; 550 5.1.1 user unknown",
+                "2024-11-07T09:30:01Z"
+            ]),
+            row(&[
+                "mallory@example.com",
+                "BOUNCE",
+                "NoEmail: smtp; 550 5.1.1 user unknown",
+                "2024-11-30T23:59:58Z"
+            ]),
+            row(&[
+                "niaj@example.com",
+                "BOUNCE",
+                "General: smtp; 550 5.1.1 user unknown",
+                "2024-11-01T00:00:03Z"
+            ]),
+        ]
+    );
+}
+
+#[test]
+fn check_exits_3_when_a_rate_crosses_its_threshold() {
+    let w = Workdir::scenario();
+    let out = w.seslog(&[
+        "--format",
+        "csv",
+        "check",
+        "--from",
+        "2024-11-05",
+        "--to",
+        "2024-11-07",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&["bounce_rate", "11.111", "5.0", "1", "9", "OVER"]),
+            row(&["complaint_rate", "11.111", "0.1", "1", "9", "OVER"]),
+        ]
+    );
+    let out = w.seslog(&[
+        "--format",
+        "csv",
+        "check",
+        "--from",
+        "2024-11-05",
+        "--to",
+        "2024-11-07",
+        "--max-bounce-rate",
+        "20%",
+        "--max-complaint-rate",
+        "0.2",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        cols(&out.rows(), &[0, 2, 5]),
+        vec![
+            row(&["bounce_rate", "20.0", "ok"]),
+            row(&["complaint_rate", "20.0", "ok"])
+        ]
+    );
+    let out = w.seslog(&[
+        "--format",
+        "csv",
+        "check",
+        "--from",
+        "2024-07-01",
+        "--to",
+        "2024-07-31",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        cols(&out.rows(), &[1, 4, 5]),
+        vec![row(&["0.0", "2", "ok"]), row(&["0.0", "2", "ok"])]
+    );
+    let out = w.seslog(&["check", "--max-bounce-rate", "120%"]);
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn every_query_file_is_a_listed_report() {
+    let w = Workdir::scenario();
+    let listed = w.seslog(&["reports"]).ok().stdout;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        files += 1;
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name.as_str())),
+            "queries/{name}.sql is not listed by `seslog reports`:\n{listed}"
+        );
+    }
+    assert_eq!(
+        files,
+        seslog::report::BUILTIN.len(),
+        "a file in queries/ is not registered in report::BUILTIN"
+    );
+}
+
+#[test]
+fn a_users_report_runs_by_name_with_parameters_bound_as_values() {
+    let w = Workdir::scenario();
+    let dir = w.path().join("my-queries");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("campaign.sql"),
+        "-- name: campaign-sends\n-- description: Sends of one campaign.\n-- window: 30d\n-- param: campaign text -- the campaign tag\nSELECT count(*) AS sends FROM seslogs\nWHERE event_type = 'Send' AND day BETWEEN $day_from AND $day_to AND event_time >= $from AND event_time < $to\n  AND mail.tags.campaign = $campaign\n",
+    )
+    .unwrap();
+    let queries = dir.to_str().unwrap();
+    let out = w
+        .seslog(&[
+            "--queries",
+            queries,
+            "--format",
+            "csv",
+            "run",
+            "campaign-sends",
+            "--param",
+            "campaign=reset",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(out.rows(), vec![row(&["8"])]);
+    // A quote in a value is a value, not SQL.
+    let out = w
+        .seslog(&[
+            "--queries",
+            queries,
+            "--format",
+            "csv",
+            "run",
+            "campaign-sends",
+            "--param",
+            "campaign=o'brien'; DROP TABLE x; --",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(out.rows(), vec![row(&["0"])]);
+    let listed = w.seslog(&["--queries", queries, "reports"]).ok().stdout;
+    assert!(listed.contains("campaign-sends ["), "{listed}");
+    let out = w.seslog(&["--queries", queries, "run", "campaign-sends"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("needs a value for `campaign`"),
+        "{}",
+        out.stderr
+    );
+    let out = w.seslog(&["run", "nope"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no report named `nope`"),
+        "{}",
+        out.stderr
+    );
+    // Built-in reports run by name too.
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "run",
+            "recipient",
+            "--param",
+            "address=bob@example.com",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(out.rows().len(), 2);
+}
