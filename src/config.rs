@@ -16,7 +16,8 @@ use crate::source::{Location, S3Settings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub location: Location,
+    /// `None` until a command that reads logs needs it (`seslog reports` does not).
+    pub location: Option<Location>,
     pub layout: FirehoseLayout,
     pub s3: S3Settings,
     pub format: Format,
@@ -30,12 +31,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
-        let source = cli.source.as_deref().ok_or_else(|| {
-            anyhow!(
-                "no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)"
-            )
-        })?;
-        let location = Location::parse(source).map_err(|e| anyhow!("--source: {e}"))?;
+        let location = match cli.source.as_deref().filter(|s| !s.is_empty()) {
+            Some(source) => Some(Location::parse(source).map_err(|e| anyhow!("--source: {e}"))?),
+            None => None,
+        };
         let expression = cli.layout.as_deref().unwrap_or(DEFAULT_LAYOUT);
         let layout = FirehoseLayout::parse(expression).context("--layout")?;
         let format = match cli.format {
