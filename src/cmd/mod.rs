@@ -62,7 +62,10 @@ impl std::error::Error for UsageError {}
 /// Opens the source and registers `seslogs` on a fresh engine.
 pub async fn open_engine(config: &Config) -> Result<Engine> {
     let location = config.location.clone().ok_or_else(|| {
-        UsageError("no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)".into())
+        UsageError(
+            "no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)"
+                .into(),
+        )
     })?;
     let source = Source::open(location, &config.s3).await?;
     Ok(Engine::new(source, config.layout.clone(), config.strict)?)

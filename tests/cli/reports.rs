@@ -1,13 +1,23 @@
 //! The canned reports over the scenario, with exact rows.
 
-use super::util::{Workdir, row};
+use super::util::{Output, Workdir, row};
 
 const NOVEMBER: [&str; 4] = ["--from", "2024-11-01", "--to", "2024-11-30"];
 
-fn report(w: &Workdir, args: &[&str]) -> Vec<Vec<String>> {
+/// `seslog --format csv ARGS`, which must succeed.
+fn run_csv(w: &Workdir, args: &[&str]) -> Output {
     let mut full = vec!["--format", "csv"];
     full.extend_from_slice(args);
-    w.seslog(&full).ok().rows()
+    w.seslog(&full).ok()
+}
+
+/// A report's CSV rows over November 2024 (`--from 2024-11-01 --to 2024-11-30`).
+fn november(w: &Workdir, args: &[&str]) -> Output {
+    run_csv(w, &[args, &NOVEMBER[..]].concat())
+}
+
+fn report(w: &Workdir, args: &[&str]) -> Vec<Vec<String>> {
+    run_csv(w, args).rows()
 }
 
 fn cols(rows: &[Vec<String>], which: &[usize]) -> Vec<Vec<String>> {
@@ -19,17 +29,7 @@ fn cols(rows: &[Vec<String>], which: &[usize]) -> Vec<Vec<String>> {
 #[test]
 fn bounces_are_filtered_on_event_time_across_midnight() {
     let w = Workdir::scenario();
-    let out = w
-        .seslog(&[
-            "--format",
-            "csv",
-            "bounces",
-            "--from",
-            "2024-11-01",
-            "--to",
-            "2024-11-30",
-        ])
-        .ok();
+    let out = november(&w, &["bounces"]);
     assert_eq!(
         out.csv()[0],
         row(&[
@@ -182,17 +182,7 @@ fn since_ends_at_to() {
 #[test]
 fn complaints_one_row_per_recipient() {
     let w = Workdir::scenario();
-    let out = w
-        .seslog(&[
-            "--format",
-            "csv",
-            "complaints",
-            "--from",
-            "2024-11-01",
-            "--to",
-            "2024-11-30",
-        ])
-        .ok();
+    let out = november(&w, &["complaints"]);
     assert_eq!(
         out.csv()[0],
         row(&[
@@ -407,17 +397,10 @@ fn delays_rejects_and_failures() {
 #[test]
 fn summary_per_day_with_ses_rates() {
     let w = Workdir::scenario();
-    let out = w
-        .seslog(&[
-            "--format",
-            "csv",
-            "summary",
-            "--from",
-            "2024-11-05",
-            "--to",
-            "2024-11-07",
-        ])
-        .ok();
+    let out = run_csv(
+        &w,
+        &["summary", "--from", "2024-11-05", "--to", "2024-11-07"],
+    );
     assert_eq!(
         out.csv()[0],
         row(&[
@@ -489,17 +472,10 @@ fn summary_per_day_with_ses_rates() {
 #[test]
 fn domains_per_recipient_domain() {
     let w = Workdir::scenario();
-    let out = w
-        .seslog(&[
-            "--format",
-            "csv",
-            "domains",
-            "--from",
-            "2024-11-05",
-            "--to",
-            "2024-11-05",
-        ])
-        .ok();
+    let out = run_csv(
+        &w,
+        &["domains", "--from", "2024-11-05", "--to", "2024-11-05"],
+    );
     assert_eq!(
         out.rows(),
         vec![
@@ -554,15 +530,8 @@ fn suppression_lists_addresses_to_stop_mailing() {
 #[test]
 fn check_exits_3_when_a_rate_crosses_its_threshold() {
     let w = Workdir::scenario();
-    let out = w.seslog(&[
-        "--format",
-        "csv",
-        "check",
-        "--from",
-        "2024-11-05",
-        "--to",
-        "2024-11-07",
-    ]);
+    let check = |args: &[&str]| w.seslog(&[&["--format", "csv", "check"][..], args].concat());
+    let out = check(&["--from", "2024-11-05", "--to", "2024-11-07"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(
         out.rows(),
@@ -571,10 +540,7 @@ fn check_exits_3_when_a_rate_crosses_its_threshold() {
             row(&["complaint_rate", "11.111", "0.1", "1", "9", "OVER"]),
         ]
     );
-    let out = w.seslog(&[
-        "--format",
-        "csv",
-        "check",
+    let out = check(&[
         "--from",
         "2024-11-05",
         "--to",
@@ -592,15 +558,7 @@ fn check_exits_3_when_a_rate_crosses_its_threshold() {
             row(&["complaint_rate", "20.0", "ok"])
         ]
     );
-    let out = w.seslog(&[
-        "--format",
-        "csv",
-        "check",
-        "--from",
-        "2024-07-01",
-        "--to",
-        "2024-07-31",
-    ]);
+    let out = check(&["--from", "2024-07-01", "--to", "2024-07-31"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         cols(&out.rows(), &[1, 4, 5]),
@@ -697,10 +655,9 @@ fn a_users_report_runs_by_name_with_parameters_bound_as_values() {
         out.stderr
     );
     // Built-in reports run by name too.
-    let out = w
-        .seslog(&[
-            "--format",
-            "csv",
+    let out = run_csv(
+        &w,
+        &[
             "run",
             "recipient",
             "--param",
@@ -709,7 +666,7 @@ fn a_users_report_runs_by_name_with_parameters_bound_as_values() {
             "2024-11-01",
             "--to",
             "2024-11-30",
-        ])
-        .ok();
+        ],
+    );
     assert_eq!(out.rows().len(), 2);
 }
