@@ -336,20 +336,43 @@ fn recipient_table_view_prints_verdicts_after_the_timeline() {
 #[test]
 fn message_trace_covers_every_recipient() {
     let w = Workdir::scenario();
-    let rows = report(
-        &w,
-        &[&["message", "0100019a-news-000000"][..], &NOVEMBER[..]].concat(),
-    );
+    let out = november(&w, &["message", "0100019a-news-000000"]);
     assert_eq!(
-        cols(&rows, &[1, 2]),
+        out.csv()[0],
+        row(&["time", "event", "recipients", "detail", "subject"])
+    );
+    let news = "Weekly news: 20% off";
+    assert_eq!(
+        out.rows(),
         vec![
             row(&[
+                "2024-11-05T12:00:00Z",
                 "Send",
-                "bob@example.com, carol@example.net, dave@example.org"
+                "bob@example.com, carol@example.net, dave@example.org",
+                "",
+                news
             ]),
-            row(&["Delivery", "bob@example.com, dave@example.org"]),
-            row(&["Bounce", "carol@example.net"]),
-            row(&["Complaint", "dave@example.org"]),
+            row(&[
+                "2024-11-05T12:00:03Z",
+                "Delivery",
+                "bob@example.com, dave@example.org",
+                "250 2.0.0 OK  1730801702 d9443c01a7336-2",
+                news
+            ]),
+            row(&[
+                "2024-11-05T12:00:04Z",
+                "Bounce",
+                "carol@example.net",
+                "Permanent/General: smtp; 550 5.1.1 user unknown",
+                news
+            ]),
+            row(&[
+                "2024-11-06T08:00:00Z",
+                "Complaint",
+                "dave@example.org",
+                "complaint: abuse",
+                news
+            ]),
         ]
     );
 }
