@@ -43,9 +43,27 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub profile: Option<String>,
 
-    /// Output format (default: table on a terminal, csv otherwise).
+    /// Output format (default: from --output's extension, else table on a terminal and
+    /// csv otherwise).
     #[arg(long, value_enum, global = true)]
     pub format: Option<FormatArg>,
+
+    /// Write the result to FILE instead of stdout, atomically: a failed or interrupted run
+    /// leaves no file behind.
+    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// CSV/TSV without the header row.
+    #[arg(long, global = true)]
+    pub no_header: bool,
+
+    /// Table view: show at most N rows (0: all; default 1000). Never limits other formats.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_rows: Option<usize>,
+
+    /// Colour in the table view: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, global = true, default_value = "auto")]
+    pub color: ColorArg,
 
     /// Fail (exit 1) on the first record or object that cannot be read, instead of
     /// skipping it with a warning.
@@ -69,8 +87,25 @@ pub struct Cli {
 pub enum FormatArg {
     Table,
     Csv,
+    Tsv,
     Json,
     Ndjson,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,4 +131,11 @@ pub enum Command {
     Check(report::CheckArgs),
     Reports(report::ReportsArgs),
     Run(report::RunArgs),
+    /// Print a shell completion script: seslog completions bash > /etc/bash_completion.d/seslog
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff): seslog man > seslog.1
+    Man,
 }

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{Cli, FormatArg};
+use crate::cli::{Cli, ColorArg, FormatArg};
 use crate::layout::{DEFAULT_LAYOUT, FirehoseLayout};
-use crate::output::Format;
+use crate::output::{Format, PrintOptions};
 use crate::source::{Location, S3Settings};
 
 #[derive(Debug, Clone)]
@@ -21,6 +21,9 @@ pub struct Config {
     pub layout: FirehoseLayout,
     pub s3: S3Settings,
     pub format: Format,
+    pub print: PrintOptions,
+    /// `--output FILE`: where the result goes instead of stdout.
+    pub output: Option<PathBuf>,
     pub strict: bool,
     pub stats: bool,
     /// Where users' own reports are: `--queries DIR`, then `~/.config/seslog/queries/`.
@@ -37,13 +40,47 @@ impl Config {
         };
         let expression = cli.layout.as_deref().unwrap_or(DEFAULT_LAYOUT);
         let layout = FirehoseLayout::parse(expression).context("--layout")?;
-        let format = match cli.format {
-            Some(FormatArg::Table) => Format::Table,
-            Some(FormatArg::Csv) => Format::Csv,
-            Some(FormatArg::Json) => Format::Json,
-            Some(FormatArg::Ndjson) => Format::Ndjson,
-            None if std::io::stdout().is_terminal() => Format::Table,
-            None => Format::Csv,
+        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let format = match (cli.format, &cli.output) {
+            (Some(f), _) => match f {
+                FormatArg::Table => Format::Table,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Tsv => Format::Tsv,
+                FormatArg::Json => Format::Json,
+                FormatArg::Ndjson => Format::Ndjson,
+                FormatArg::Parquet => Format::Parquet,
+            },
+            (None, Some(path)) => Format::from_path(path).ok_or_else(|| {
+                anyhow!(
+                    "--output {}: cannot tell the format from the name; give --format (csv, tsv, json, ndjson, parquet, table)",
+                    path.display()
+                )
+            })?,
+            (None, None) if stdout_is_terminal => Format::Table,
+            (None, None) => Format::Csv,
+        };
+        if format == Format::Parquet && cli.output.is_none() && stdout_is_terminal {
+            return Err(anyhow!(
+                "--format parquet is binary: write it with --output FILE.parquet or redirect stdout"
+            ));
+        }
+        let color = match cli.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                stdout_is_terminal
+                    && cli.output.is_none()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        let print = PrintOptions {
+            header: !cli.no_header,
+            max_rows: match cli.max_rows {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(1000),
+            },
+            color,
         };
         Ok(Config {
             location,
@@ -54,6 +91,8 @@ impl Config {
                 profile: cli.profile.clone(),
             },
             format,
+            print,
+            output: cli.output.clone(),
             strict: cli.strict,
             stats: cli.stats,
             query_dirs: query_dirs(cli.queries.as_deref()),

@@ -1,41 +1,97 @@
 //! Printing results: one small printer per format, each generic over `std::io::Write` so a
 //! unit test prints into a `Vec<u8>`. Batches stream through `begin`/`batch`/`finish`;
-//! only the table view holds rows (it needs every row to size its columns).
+//! only the table view holds rows (it needs every row to size its columns), and at most
+//! `--max-rows` of them.
 //!
-//! Nested values (structs, lists, maps) are written as JSON text in the table and in CSV,
-//! since CSV has no nesting; JSON and NDJSON keep them as real JSON.
+//! Nested values (structs, lists, maps) are written as JSON text in the table, CSV and TSV,
+//! which have no nesting; JSON, NDJSON and Parquet keep them nested. Text from the logs is
+//! attacker-controlled: the table view escapes control and bidi characters; machine
+//! formats write values exactly.
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::json::writer::{EncoderOptions, make_encoder};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter, WriterBuilder};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::Result;
+use datafusion::parquet::arrow::ArrowWriter;
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Csv,
+    Tsv,
     Json,
     Ndjson,
+    Parquet,
+}
+
+/// How to print, decided once by `config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintOptions {
+    /// CSV/TSV header row.
+    pub header: bool,
+    /// Table view: rows shown at most (`None`: all).
+    pub max_rows: Option<usize>,
+    /// Table view: style the header (only ever on a terminal or when forced).
+    pub color: bool,
+}
+
+impl Default for PrintOptions {
+    fn default() -> Self {
+        PrintOptions {
+            header: true,
+            max_rows: None,
+            color: false,
+        }
+    }
 }
 
 impl Format {
-    pub fn printer<'w, W: Write + 'w>(self, out: W) -> Box<dyn Printer + 'w> {
+    /// The format a file name implies: `.csv`, `.tsv`, `.json`, `.ndjson`/`.jsonl`, `.parquet`.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "tsv" | "tab" => Some(Format::Tsv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "parquet" => Some(Format::Parquet),
+            "txt" => Some(Format::Table),
+            _ => None,
+        }
+    }
+
+    pub fn printer<'w, W: Write + Send + 'w>(
+        self,
+        out: W,
+        options: &PrintOptions,
+    ) -> Box<dyn Printer + Send + 'w> {
         match self {
             Format::Table => Box::new(TablePrinter {
                 out,
                 schema: None,
                 rows: Vec::new(),
+                hidden: 0,
+                options: options.clone(),
             }),
             Format::Csv => Box::new(CsvPrinter {
                 out: Some(out),
                 writer: None,
+                delimiter: b',',
+                header: options.header,
+            }),
+            Format::Tsv => Box::new(CsvPrinter {
+                out: Some(out),
+                writer: None,
+                delimiter: b'\t',
+                header: options.header,
             }),
             Format::Json => Box::new(JsonPrinter {
                 writer: Some(Json::Array(
@@ -47,6 +103,10 @@ impl Format {
                     WriterBuilder::new().with_explicit_nulls(true).build(out),
                 )),
             }),
+            Format::Parquet => Box::new(ParquetPrinter {
+                out: Some(out),
+                writer: None,
+            }),
         }
     }
 }
@@ -56,6 +116,29 @@ pub trait Printer {
     fn begin(&mut self, schema: &SchemaRef) -> Result<()>;
     fn batch(&mut self, batch: &RecordBatch) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
+}
+
+/// Escapes what a terminal would act on: control characters (`\n`, `\u{1b}`) and the
+/// bidirectional overrides that make text display in another order than it is.
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    let risky = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(risky) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if risky(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Replaces every nested column by its JSON text (NULL stays NULL).
@@ -102,6 +185,8 @@ struct TablePrinter<W: Write> {
     out: W,
     schema: Option<SchemaRef>,
     rows: Vec<Vec<String>>,
+    hidden: usize,
+    options: PrintOptions,
 }
 
 impl<W: Write> Printer for TablePrinter<W> {
@@ -111,7 +196,16 @@ impl<W: Write> Printer for TablePrinter<W> {
     }
 
     fn batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let batch = nested_as_json(batch)?;
+        let room = self
+            .options
+            .max_rows
+            .map_or(usize::MAX, |m| m.saturating_sub(self.rows.len()));
+        let shown = batch.num_rows().min(room);
+        self.hidden += batch.num_rows() - shown;
+        if shown == 0 {
+            return Ok(());
+        }
+        let batch = nested_as_json(&batch.slice(0, shown))?;
         let options = FormatOptions::default().with_null("NULL");
         let formatters = batch
             .columns()
@@ -122,7 +216,7 @@ impl<W: Write> Printer for TablePrinter<W> {
             self.rows.push(
                 formatters
                     .iter()
-                    .map(|f| f.value(row).to_string())
+                    .map(|f| sanitize(&f.value(row).to_string()).into_owned())
                     .collect(),
             );
         }
@@ -136,13 +230,32 @@ impl<W: Write> Printer for TablePrinter<W> {
         let mut table = Table::new();
         table
             .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(schema.fields().iter().map(|f| f.name().clone()));
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        let header = schema.fields().iter().map(|f| {
+            let cell = Cell::new(sanitize(f.name()));
+            if self.options.color {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        });
+        table.set_header(header);
+        if self.options.color {
+            table.enforce_styling();
+        }
         for row in self.rows.drain(..) {
             table.add_row(row);
         }
         writeln!(self.out, "{table}")?;
         self.out.flush()?;
+        if self.hidden > 0 {
+            // A note for the person reading, not data: stderr.
+            let shown = self.options.max_rows.unwrap_or_default();
+            eprintln!(
+                "seslog: {shown} rows shown, {} more not shown (--max-rows 0 shows all)",
+                self.hidden
+            );
+        }
         Ok(())
     }
 }
@@ -150,13 +263,16 @@ impl<W: Write> Printer for TablePrinter<W> {
 struct CsvPrinter<W: Write> {
     out: Option<W>,
     writer: Option<datafusion::arrow::csv::Writer<W>>,
+    delimiter: u8,
+    header: bool,
 }
 
 impl<W: Write> Printer for CsvPrinter<W> {
     fn begin(&mut self, schema: &SchemaRef) -> Result<()> {
         let out = self.out.take().expect("begin is called once");
         let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
+            .with_header(self.header)
+            .with_delimiter(self.delimiter)
             .build(out);
         // Write the header even when there are no rows: an empty result is still a table.
         let empty = nested_as_json(&RecordBatch::new_empty(Arc::clone(schema)))?;
@@ -174,6 +290,35 @@ impl<W: Write> Printer for CsvPrinter<W> {
     fn finish(&mut self) -> Result<()> {
         if let Some(writer) = self.writer.take() {
             writer.into_inner().flush()?;
+        }
+        Ok(())
+    }
+}
+
+struct ParquetPrinter<W: Write + Send> {
+    out: Option<W>,
+    writer: Option<ArrowWriter<W>>,
+}
+
+impl<W: Write + Send> Printer for ParquetPrinter<W> {
+    fn begin(&mut self, schema: &SchemaRef) -> Result<()> {
+        let out = self.out.take().expect("begin is called once");
+        self.writer = Some(ArrowWriter::try_new(out, Arc::clone(schema), None)?);
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .as_mut()
+            .expect("begin was called")
+            .write(batch)?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(writer) = self.writer.take() {
+            let mut out = writer.into_inner()?;
+            out.flush()?;
         }
         Ok(())
     }
@@ -280,6 +425,12 @@ pub fn report_problems(
     Ok(())
 }
 
+/// What Athena would bill for scanning `bytes`: $5 per TB, at least 10 MB per query.
+pub fn athena_cost_usd(bytes: u64) -> f64 {
+    const MIN_BYTES: u64 = 10 * 1024 * 1024;
+    bytes.max(MIN_BYTES) as f64 / 1e12 * 5.0
+}
+
 /// One line of figures after a query, `key=value` so scripts can read it.
 pub fn report_stats(
     counters: &crate::source::Counters,
@@ -289,11 +440,12 @@ pub fn report_stats(
 ) -> std::io::Result<()> {
     writeln!(
         err,
-        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} elapsed={:.3}s",
+        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} elapsed={:.3}s athena_would_bill_usd={:.6}",
         counters.lists(),
         counters.gets(),
         counters.bytes(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        athena_cost_usd(counters.bytes())
     )
 }
 
@@ -325,7 +477,7 @@ mod tests {
     fn print(format: Format, batch: &RecordBatch) -> String {
         let mut out = Vec::new();
         {
-            let mut p = format.printer(&mut out);
+            let mut p = format.printer(&mut out, &PrintOptions::default());
             p.begin(&batch.schema()).unwrap();
             p.batch(batch).unwrap();
             p.finish().unwrap();
@@ -350,6 +502,39 @@ mod tests {
             .collect();
         assert_eq!(rows[0]["l"][1], "b\"q@example.com");
         assert!(rows[1]["n"].is_null());
+    }
+
+    #[test]
+    fn sanitize_escapes_controls_and_bidi_overrides() {
+        assert_eq!(sanitize("plain 日本語"), "plain 日本語");
+        assert_eq!(
+            sanitize("a\nb\u{1b}[31mred\u{202e}txt"),
+            "a\\nb\\u{1b}[31mred\\u{202e}txt"
+        );
+    }
+
+    /// TSV quotes a field holding a quote, as CSV does, so every value reads back exactly.
+    #[test]
+    fn tsv_without_header() {
+        let mut out = Vec::new();
+        {
+            let mut p = Format::Tsv.printer(
+                &mut out,
+                &PrintOptions {
+                    header: false,
+                    ..Default::default()
+                },
+            );
+            let b = sample();
+            p.begin(&b.schema()).unwrap();
+            p.batch(&b).unwrap();
+            p.finish().unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "1\tx,y\t\"[\"\"a@example.com\"\",\"\"b\\\"\"q@example.com\"\"]\""
+        );
     }
 
     #[test]

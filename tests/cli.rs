@@ -988,3 +988,6 @@ fn a_closed_pipe_ends_quietly() {
 
 #[path = "cli/reports.rs"]
 mod reports;
+
+#[path = "cli/output.rs"]
+mod output;

@@ -5,46 +5,107 @@
 pub mod report;
 pub mod sql;
 
-use std::cell::Cell;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::CommandFactory;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use tempfile::TempPath;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Shell};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::output::{self, Format, Printer};
+use crate::output::{self, Printer};
 use crate::source::Source;
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::from_cli(&cli).map_err(|e| UsageError(format!("{e:#}")))?;
+    match &cli.command {
+        Command::Completions { shell } => return completions(*shell),
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let config = Arc::new(Config::from_cli(&cli).map_err(|e| UsageError(format!("{e:#}")))?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Sql(args) => sql::run(args, &config).await,
-            Command::Bounces(args) => report::bounces(args, &config).await,
-            Command::Complaints(args) => report::windowed("complaints", args, &config).await,
-            Command::Recipient(args) => report::recipient(args, &config).await,
-            Command::Message(args) => report::message(args, &config).await,
-            Command::Delays(args) => report::windowed("delays", args, &config).await,
-            Command::Rejects(args) => report::windowed("rejects", args, &config).await,
-            Command::Failures(args) => report::windowed("failures", args, &config).await,
-            Command::Summary(args) => report::windowed("summary", args, &config).await,
-            Command::Domains(args) => report::windowed("domains", args, &config).await,
-            Command::Suppression(args) => report::windowed("suppression", args, &config).await,
-            Command::Check(args) => report::check(args, &config).await,
-            Command::Reports(args) => report::list(args, &config),
-            Command::Run(args) => report::run(args, &config).await,
+    let result = runtime.block_on(async {
+        // The command runs in a task of its own, so Ctrl-C is heard even while a scan keeps
+        // every worker busy.
+        let task = tokio::spawn(run_command(cli.command, config));
+        tokio::select! {
+            joined = task => joined.map_err(|e| anyhow::anyhow!("the query task failed: {e}"))?,
+            _ = tokio::signal::ctrl_c() => {
+                remove_partial_outputs();
+                Ok(ExitCode::from(130))
+            }
         }
-    })
+    });
+    // Do not wait for a scan that is still running after Ctrl-C.
+    runtime.shutdown_background();
+    result
+}
+
+/// `--output` temporary files not yet moved into place, removed on Ctrl-C (the task that
+/// owns them may still be busy and would drop them too late).
+static PARTIAL_OUTPUTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn remove_partial_outputs() {
+    for path in PARTIAL_OUTPUTS
+        .lock()
+        .expect("partial outputs lock")
+        .drain(..)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn completions(shell: Shell) -> Result<ExitCode> {
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Powershell => clap_complete::Shell::PowerShell,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "seslog",
+        &mut std::io::stdout().lock(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> {
+    let config = config.as_ref();
+    match command {
+        Command::Sql(args) => sql::run(args, config).await,
+        Command::Bounces(args) => report::bounces(args, config).await,
+        Command::Complaints(args) => report::windowed("complaints", args, config).await,
+        Command::Recipient(args) => report::recipient(args, config).await,
+        Command::Message(args) => report::message(args, config).await,
+        Command::Delays(args) => report::windowed("delays", args, config).await,
+        Command::Rejects(args) => report::windowed("rejects", args, config).await,
+        Command::Failures(args) => report::windowed("failures", args, config).await,
+        Command::Summary(args) => report::windowed("summary", args, config).await,
+        Command::Domains(args) => report::windowed("domains", args, config).await,
+        Command::Suppression(args) => report::windowed("suppression", args, config).await,
+        Command::Check(args) => report::check(args, config).await,
+        Command::Reports(args) => report::list(args, config),
+        Command::Run(args) => report::run(args, config).await,
+        Command::Completions { .. } | Command::Man => {
+            unreachable!("completions and man are answered before the runtime starts")
+        }
+    }
 }
 
 /// A bad flag value or a missing setting: exit code 2, like clap's own usage errors.
@@ -82,38 +143,80 @@ pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Durati
     Ok(())
 }
 
-/// A printer on stdout that can tell a closed pipe from a real error.
-pub struct StdoutSink {
-    pub printer: Box<dyn Printer>,
-    closed: Rc<Cell<bool>>,
+/// Where a result goes: stdout, or `--output FILE` through a temporary file beside it that
+/// is renamed into place only when everything was written (a failed or interrupted run
+/// leaves no file, not even a partial one).
+pub struct Sink {
+    pub printer: Box<dyn Printer + Send>,
+    closed: Arc<AtomicBool>,
+    target: Option<(TempPath, PathBuf)>,
 }
 
-impl StdoutSink {
-    pub fn new(format: Format) -> Self {
-        let closed = Rc::new(Cell::new(false));
-        let out = WatchedStdout {
-            inner: std::io::BufWriter::new(std::io::stdout()),
-            closed: closed.clone(),
+impl Sink {
+    pub fn open(config: &Config) -> Result<Self> {
+        let closed = Arc::new(AtomicBool::new(false));
+        let Some(path) = &config.output else {
+            let out = WatchedStdout {
+                inner: std::io::BufWriter::new(std::io::stdout()),
+                closed: closed.clone(),
+            };
+            return Ok(Sink {
+                printer: config.format.printer(out, &config.print),
+                closed,
+                target: None,
+            });
         };
-        StdoutSink {
-            printer: format.printer(out),
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".seslog-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .with_context(|| {
+                format!(
+                    "--output {}: cannot write in {}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+        let (file, temp_path) = temp.into_parts();
+        PARTIAL_OUTPUTS
+            .lock()
+            .expect("partial outputs lock")
+            .push(temp_path.to_path_buf());
+        let out = std::io::BufWriter::new(file);
+        Ok(Sink {
+            printer: config.format.printer(out, &config.print),
             closed,
-        }
+            target: Some((temp_path, path.clone())),
+        })
     }
 
-    /// The writers (arrow's CSV writer among them) turn I/O errors into text; the reader
+    /// Ends the output: on success the file is moved into place; on failure it is removed.
+    /// The writers (arrow's CSV writer among them) turn I/O errors into text, so the reader
     /// going away (`seslog ... | head`) is told by the watch, not by the error.
-    pub fn outcome<T>(&self, result: Result<T>) -> Result<T> {
-        if self.closed.get() {
+    pub fn close<T>(mut self, result: Result<T>) -> Result<T> {
+        if self.closed.load(Ordering::Relaxed) {
             return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
         }
-        result
+        let value = result?;
+        if let Some((temp, path)) = self.target.take() {
+            PARTIAL_OUTPUTS
+                .lock()
+                .expect("partial outputs lock")
+                .retain(|p| p != &*temp);
+            temp.persist(&path)
+                .with_context(|| format!("--output {}", path.display()))?;
+        }
+        Ok(value)
     }
 }
 
 /// Prints whole batches (with their schema, so an empty result still has a header).
-pub fn print_batches(schema: &SchemaRef, batches: &[RecordBatch], format: Format) -> Result<()> {
-    let mut sink = StdoutSink::new(format);
+pub fn print_batches(config: &Config, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    let mut sink = Sink::open(config)?;
     let printed = (|| {
         sink.printer.begin(schema)?;
         for batch in batches {
@@ -122,13 +225,13 @@ pub fn print_batches(schema: &SchemaRef, batches: &[RecordBatch], format: Format
         sink.printer.finish()?;
         Ok(())
     })();
-    sink.outcome(printed)
+    sink.close(printed)
 }
 
 /// stdout that remembers whether the reader went away.
 struct WatchedStdout<W: Write> {
     inner: W,
-    closed: Rc<Cell<bool>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl<W: Write> WatchedStdout<W> {
@@ -136,7 +239,7 @@ impl<W: Write> WatchedStdout<W> {
         if let Err(e) = &result
             && e.kind() == std::io::ErrorKind::BrokenPipe
         {
-            self.closed.set(true);
+            self.closed.store(true, Ordering::Relaxed);
         }
         result
     }

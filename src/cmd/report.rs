@@ -273,7 +273,7 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
         }
     };
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let printed = print_report(name, &schema, &batches, config.format);
+    let printed = print_report(name, &schema, &batches, config);
     cmd::report_after(&engine, config, rows as u64, started.elapsed())?;
     printed?;
     if name == "check" && status_over(&batches) {
@@ -299,10 +299,14 @@ fn print_report(
     name: &str,
     schema: &SchemaRef,
     batches: &[RecordBatch],
-    format: Format,
+    config: &Config,
 ) -> Result<()> {
-    if name != "recipient" || format != Format::Table || batches.is_empty() {
-        return cmd::print_batches(schema, batches, format);
+    if name != "recipient"
+        || config.format != Format::Table
+        || config.output.is_some()
+        || batches.is_empty()
+    {
+        return cmd::print_batches(config, schema, batches);
     }
     let all = concat_batches(schema, batches)?;
     let verdict_at = all.schema().index_of("verdict")?;
@@ -311,7 +315,7 @@ fn print_report(
             .filter(|&i| i != verdict_at)
             .collect::<Vec<_>>(),
     )?;
-    cmd::print_batches(&timeline.schema(), &[timeline], format)?;
+    cmd::print_batches(config, &timeline.schema(), &[timeline])?;
     let ids = all
         .column_by_name("message_id")
         .expect("recipient report has message_id")

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use datafusion::sql::parser::Statement;
 use futures::StreamExt;
 
-use crate::cmd::{self, StdoutSink};
+use crate::cmd::{self, Sink};
 use crate::config::Config;
 use crate::engine::{Engine, user_error};
 
@@ -48,6 +48,12 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
     if statements.is_empty() {
         bail!("the query is empty");
     }
+    if config.output.is_some() && statements.len() > 1 {
+        bail!(
+            "--output takes the result of one statement; this script has {}",
+            statements.len()
+        );
+    }
     let engine = cmd::open_engine(config).await?;
     let started = Instant::now();
     let mut rows = 0u64;
@@ -69,7 +75,7 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
 async fn print_statement(engine: &Engine, statement: Statement, config: &Config) -> Result<u64> {
     let plan = engine.plan(statement).await.map_err(user_error)?;
     let mut stream = engine.execute(plan).await.map_err(user_error)?;
-    let mut sink = StdoutSink::new(config.format);
+    let mut sink = Sink::open(config)?;
     let printed = async {
         sink.printer.begin(&stream.schema())?;
         let mut rows = 0u64;
@@ -82,5 +88,5 @@ async fn print_statement(engine: &Engine, statement: Statement, config: &Config)
         Ok::<_, anyhow::Error>(rows)
     }
     .await;
-    sink.outcome(printed)
+    sink.close(printed)
 }

@@ -1,0 +1,238 @@
+//! Output formats, `--output`, the table view's limits and escaping, shell integration.
+
+use std::process::{Command, Stdio};
+
+use super::util::{Workdir, row, run};
+
+const BOUNCES: &str = "SELECT mail.messageid AS id, bounce.bouncesubtype AS sub_type, bounce.bouncedrecipients AS r FROM seslogs WHERE event_type = 'Bounce' ORDER BY id";
+
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".seslog-"))
+        .collect()
+}
+
+#[test]
+fn parquet_output_keeps_nested_types() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let w = Workdir::scenario();
+    let file = w.path().join("bounces.parquet");
+    w.seslog(&["--output", file.to_str().unwrap(), "sql", BOUNCES])
+        .ok();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    assert!(matches!(
+        schema.field_with_name("r").unwrap().data_type(),
+        datafusion::arrow::datatypes::DataType::List(_)
+    ));
+    let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 5);
+    assert!(leftovers(w.path()).is_empty());
+}
+
+#[test]
+fn tsv_and_no_header() {
+    let w = Workdir::scenario();
+    let out = w.seslog(&["--format", "tsv", "sql", "SELECT mail.messageid AS id, bounce.bouncesubtype AS sub_type FROM seslogs WHERE event_type = 'Bounce' ORDER BY id LIMIT 2"]).ok();
+    assert_eq!(
+        out.stdout,
+        "id\tsub_type\n0100019a-early-000000\tGeneral\n0100019a-full-000000\tMailboxFull\n"
+    );
+    let out = w
+        .seslog(&[
+            "--format",
+            "csv",
+            "--no-header",
+            "sql",
+            "SELECT count(*) FROM seslogs",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "27\n");
+}
+
+#[test]
+fn output_file_is_written_whole_or_not_at_all() {
+    let w = Workdir::damaged();
+    let file = w.path().join("out.csv");
+    let ok = w
+        .seslog(&[
+            "--output",
+            file.to_str().unwrap(),
+            "sql",
+            "SELECT count(*) AS n FROM seslogs WHERE event_type = 'Bounce' AND day < '2024/11/08'",
+        ])
+        .ok();
+    assert!(
+        ok.stdout.is_empty(),
+        "the result goes to the file, not stdout"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "n\n4\n");
+
+    // A run that fails part-way (--strict meets a bad record) leaves no file behind, not
+    // even the temporary one.
+    let failed = w.path().join("failed.csv");
+    let out = w.seslog(&[
+        "--strict",
+        "--output",
+        failed.to_str().unwrap(),
+        "sql",
+        "SELECT * FROM seslogs",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!failed.exists());
+    assert_eq!(leftovers(w.path()), Vec::<String>::new());
+
+    let out = w.seslog(&[
+        "--output",
+        w.path().join("out.xyz").to_str().unwrap(),
+        "sql",
+        "SELECT 1",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--format"), "{}", out.stderr);
+}
+
+#[test]
+fn interrupt_exits_130_and_leaves_no_file() {
+    let w = Workdir::scenario();
+    let file = w.path().join("big.csv");
+    let child = Command::new(super::util::bin())
+        .args(["--source", &w.source(), "--output", file.to_str().unwrap(), "sql"])
+        .arg("SELECT count(*) FROM (SELECT * FROM unnest(range(100000000)) a CROSS JOIN unnest(range(1000)) b)")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!file.exists());
+    assert!(leftovers(w.path()).is_empty());
+}
+
+#[test]
+fn table_view_limits_rows_and_escapes_log_text() {
+    let w = Workdir::empty();
+    let mut evil = seslog::testgen::Mail::new(
+        "0100019d-evil-000000",
+        "2024-11-09T10:00:00.000Z",
+        &["x@example.com"],
+        "pay\u{202e}fdp.exe\u{1b}[31m\nnow",
+    );
+    evil.tags.clear();
+    let events: Vec<_> = (0..3).map(|_| evil.send()).collect();
+    seslog::testgen::write_tree(w.path(), &seslog::testgen::firehose_objects(&events, 300))
+        .unwrap();
+    let out = w
+        .seslog(&[
+            "--format",
+            "table",
+            "--max-rows",
+            "2",
+            "sql",
+            "SELECT mail.commonheaders.subject FROM seslogs",
+        ])
+        .ok();
+    assert!(
+        out.stdout.contains("pay\\u{202e}fdp.exe\\u{1b}[31m\\nnow"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains('\u{202e}') && !out.stdout.contains('\u{1b}'));
+    assert_eq!(out.stdout.matches("pay").count(), 2);
+    assert!(
+        out.stderr.contains("2 rows shown, 1 more not shown"),
+        "{}",
+        out.stderr
+    );
+    // Machine formats carry the value exactly.
+    let out = w
+        .seslog(&[
+            "--format",
+            "json",
+            "sql",
+            "SELECT mail.commonheaders.subject AS s FROM seslogs LIMIT 1",
+        ])
+        .ok();
+    assert_eq!(out.json()[0]["s"], "pay\u{202e}fdp.exe\u{1b}[31m\nnow");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let w = Workdir::scenario();
+    let q = ["sql", "SELECT count(*) AS n FROM seslogs"];
+    let plain = w
+        .seslog(&[&["--format", "table"][..], &q[..]].concat())
+        .ok();
+    assert!(
+        !plain.stdout.contains('\u{1b}'),
+        "not a terminal: no colour"
+    );
+    let forced = w
+        .seslog(&[&["--format", "table", "--color", "always"][..], &q[..]].concat())
+        .ok();
+    assert!(forced.stdout.contains('\u{1b}'), "{}", forced.stdout);
+    let csv = w
+        .seslog(&[&["--format", "csv", "--color", "always"][..], &q[..]].concat())
+        .ok();
+    assert_eq!(csv.stdout, "n\n27\n", "machine formats are never coloured");
+}
+
+#[test]
+fn stats_say_what_athena_would_have_billed() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&["--stats", "sql", "SELECT count(*) FROM seslogs"])
+        .ok();
+    // A scan this small pays Athena's 10 MB minimum: 10 MiB at $5/TB.
+    assert!(
+        out.stderr.contains("athena_would_bill_usd=0.000052"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(&["completions".into(), shell.into()], None, &[]).ok();
+        assert!(
+            out.stdout.contains("seslog") && out.stdout.contains("bounces"),
+            "{shell}"
+        );
+    }
+    let man = run(&["man".into()], None, &[]).ok();
+    assert!(
+        man.stdout.contains(".TH seslog"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    let out = run(&["completions".into(), "tcsh".into()], None, &[]);
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in ["sql", "bounces", "recipient", "message", "check", "run"] {
+        let out = run(&[command.into(), "--help".into()], None, &[]).ok();
+        assert!(
+            out.stdout.contains("Example"),
+            "{command} --help has no example:\n{}",
+            out.stdout
+        );
+    }
+    let _ = row(&[]);
+}
