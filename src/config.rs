@@ -81,6 +81,15 @@ impl Config {
                 None => Some(1000),
             },
             color,
+            // A terminal sizes the table itself; elsewhere `COLUMNS` says how wide to be.
+            width: if stdout_is_terminal {
+                None
+            } else {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .filter(|&w: &u16| w >= 20)
+            },
         };
         Ok(Config {
             location,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::common::Column;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
@@ -76,7 +76,15 @@ impl Engine {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false)
-            .verify_plan(&plan)?;
+            .verify_plan(&plan)
+            .map_err(|_| {
+                DataFusionError::Plan(
+                    "seslog's SQL is read-only: statements that write or register anything \
+                     (COPY, INSERT, CREATE, DROP, SET) are refused; to export a result, use \
+                     --output FILE (csv, tsv, json, ndjson or parquet) or --format"
+                        .into(),
+                )
+            })?;
         athena_names(plan)
     }
 

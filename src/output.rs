@@ -42,6 +42,8 @@ pub struct PrintOptions {
     pub max_rows: Option<usize>,
     /// Table view: style the header (only ever on a terminal or when forced).
     pub color: bool,
+    /// Table view: the width to fit, when not a terminal (which sizes itself).
+    pub width: Option<u16>,
 }
 
 impl Default for PrintOptions {
@@ -50,6 +52,7 @@ impl Default for PrintOptions {
             header: true,
             max_rows: None,
             color: false,
+            width: None,
         }
     }
 }
@@ -242,6 +245,9 @@ impl<W: Write> Printer for TablePrinter<W> {
         table.set_header(header);
         if self.options.color {
             table.enforce_styling();
+        }
+        if let Some(width) = self.options.width {
+            table.set_width(width);
         }
         for row in self.rows.drain(..) {
             table.add_row(row);

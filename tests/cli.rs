@@ -608,6 +608,11 @@ fn writes_are_refused() {
     let w = Workdir::scenario();
     let out = w.seslog(&["sql", "CREATE TABLE t AS SELECT 1"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("read-only") && out.stderr.contains("--output FILE"),
+        "{}",
+        out.stderr
+    );
     let out = w.seslog(&[
         "sql",
         "COPY (SELECT 1) TO '/tmp/seslog-should-not-exist.csv'",

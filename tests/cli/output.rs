@@ -236,3 +236,39 @@ fn every_command_has_help_with_an_example() {
     }
     let _ = row(&[]);
 }
+
+#[test]
+fn table_fits_the_width_with_wide_characters() {
+    use unicode_width::UnicodeWidthStr;
+    let w = Workdir::scenario();
+    let query = "SELECT mail.messageid, mail.commonheaders.subject, mail.source FROM seslogs WHERE event_type = 'Delivery' AND day = '2024/11/06'";
+    let out = run(
+        &[
+            "--source".into(),
+            w.source(),
+            "--format".into(),
+            "table".into(),
+            "sql".into(),
+            query.into(),
+        ],
+        None,
+        &[("COLUMNS", "48")],
+    )
+    .ok();
+    for line in out.stdout.lines() {
+        assert!(
+            line.width() <= 48,
+            "{} columns: {line}\n{}",
+            line.width(),
+            out.stdout
+        );
+    }
+    // The Japanese subject is all there, wrapped rather than cut.
+    let text: String = out
+        .stdout
+        .lines()
+        .flat_map(|l| l.split('┆').nth(1))
+        .map(|c| c.trim())
+        .collect();
+    assert!(text.contains("パスワードの再設定"), "{}", out.stdout);
+}
