@@ -74,6 +74,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub stats: bool,
 
+    /// The config file (default: ~/.config/seslog/config.toml).
+    #[arg(long, env = "SESLOG_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// A directory of your own reports (`.sql` files with a report header), besides
     /// ~/.config/seslog/queries/.
     #[arg(long, env = "SESLOG_QUERIES", global = true, value_name = "DIR")]
@@ -138,4 +142,40 @@ pub enum Command {
     },
     /// Print the man page (roff): seslog man > seslog.1
     Man,
+    /// Show the effective settings and where each came from (flag, environment, config
+    /// file, default).
+    Config,
+}
+
+/// Whether each global setting came from a flag or the environment, as clap saw it.
+#[derive(Debug, Clone, Default)]
+pub struct ArgOrigins(std::collections::BTreeMap<&'static str, String>);
+
+impl ArgOrigins {
+    pub fn from_matches(matches: &clap::ArgMatches) -> Self {
+        let mut out = std::collections::BTreeMap::new();
+        for (id, flag, env) in [
+            ("source", "--source", "SESLOG_SOURCE"),
+            ("layout", "--layout", "SESLOG_LAYOUT"),
+            ("endpoint", "--endpoint", "AWS_ENDPOINT_URL"),
+            ("region", "--region", ""),
+            ("profile", "--profile", ""),
+            ("format", "--format", ""),
+            ("queries", "--queries", "SESLOG_QUERIES"),
+            ("config", "--config", "SESLOG_CONFIG"),
+        ] {
+            let origin = match matches.value_source(id) {
+                Some(clap::parser::ValueSource::CommandLine) => flag.to_string(),
+                Some(clap::parser::ValueSource::EnvVariable) => format!("environment {env}"),
+                _ => continue,
+            };
+            out.insert(id, origin);
+        }
+        ArgOrigins(out)
+    }
+
+    /// `--source` or `environment SESLOG_SOURCE`, when the value came from either.
+    pub fn of(&self, id: &str) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
 }

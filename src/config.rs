@@ -9,9 +9,12 @@ use chrono::{DateTime, Utc};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::cli::{Cli, ColorArg, FormatArg};
+use clap::ValueEnum;
+
+use crate::cli::{ArgOrigins, Cli, ColorArg, FormatArg};
 use crate::layout::{DEFAULT_LAYOUT, FirehoseLayout};
 use crate::output::{Format, PrintOptions};
+use crate::settings::{self, Setting};
 use crate::source::{Location, S3Settings};
 
 #[derive(Debug, Clone)]
@@ -30,35 +33,173 @@ pub struct Config {
     pub query_dirs: Vec<PathBuf>,
     /// "Now", decided once, for windows like `--since 24h`.
     pub now: DateTime<Utc>,
+    /// Every setting with where it came from, for `seslog config`.
+    pub settings: Vec<Setting>,
+}
+
+/// Picks the first of (value, origin) candidates that has a value: flags and environment
+/// first (clap already put a flag before its variable), then the config file, then none.
+fn first(candidates: Vec<(Option<String>, String)>) -> Option<(String, String)> {
+    candidates
+        .into_iter()
+        .find_map(|(v, o)| v.filter(|v| !v.is_empty()).map(|v| (v, o)))
+}
+
+fn parse_format(text: &str, origin: &str) -> Result<Format> {
+    FormatArg::from_str(text, true).map(format_of).map_err(|_| {
+        anyhow!("{origin}: format {text:?} is not one of table, csv, tsv, json, ndjson, parquet")
+    })
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Table => Format::Table,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Tsv => Format::Tsv,
+        FormatArg::Json => Format::Json,
+        FormatArg::Ndjson => Format::Ndjson,
+        FormatArg::Parquet => Format::Parquet,
+    }
 }
 
 impl Config {
-    pub fn from_cli(cli: &Cli) -> Result<Self> {
-        let location = match cli.source.as_deref().filter(|s| !s.is_empty()) {
-            Some(source) => Some(Location::parse(source).map_err(|e| anyhow!("--source: {e}"))?),
+    pub fn from_cli(cli: &Cli, origins: &ArgOrigins) -> Result<Self> {
+        let file = settings::load(cli.config.as_deref())?;
+        let data = file.as_ref().map(|f| f.data.clone()).unwrap_or_default();
+        let file_name = file
+            .as_ref()
+            .map_or_else(String::new, |f| f.path.display().to_string());
+        let from_file = |what: &str| format!("config {file_name} {what}");
+        let flag = |id: &str| origins.of(id).unwrap_or("default").to_string();
+        let mut shown: Vec<Setting> = Vec::new();
+
+        // The source: a name from the config file or a URL/path.
+        let (source_text, source_origin) = match first(vec![
+            (cli.source.clone(), flag("source")),
+            (data.default_source.clone(), from_file("default_source")),
+        ]) {
+            Some((text, origin)) => (Some(text), origin),
+            None => (None, "default (none)".to_string()),
+        };
+        let named = source_text
+            .as_ref()
+            .and_then(|t| data.sources.get(t).map(|n| (t.clone(), n.clone())));
+        let section = |what: &str| match &named {
+            Some((name, _)) => from_file(&format!("[sources.{name}] {what}")),
+            None => String::new(),
+        };
+        let url = match &named {
+            Some((_, n)) => Some(n.url.clone()),
+            None => source_text.clone(),
+        };
+        let location = match &url {
+            Some(u) => Some(Location::parse(u).map_err(|e| anyhow!("--source: {e}"))?),
             None => None,
         };
-        let expression = cli.layout.as_deref().unwrap_or(DEFAULT_LAYOUT);
-        let layout = FirehoseLayout::parse(expression).context("--layout")?;
-        let stdout_is_terminal = std::io::stdout().is_terminal();
-        let format = match (cli.format, &cli.output) {
-            (Some(f), _) => match f {
-                FormatArg::Table => Format::Table,
-                FormatArg::Csv => Format::Csv,
-                FormatArg::Tsv => Format::Tsv,
-                FormatArg::Json => Format::Json,
-                FormatArg::Ndjson => Format::Ndjson,
-                FormatArg::Parquet => Format::Parquet,
-            },
-            (None, Some(path)) => Format::from_path(path).ok_or_else(|| {
-                anyhow!(
-                    "--output {}: cannot tell the format from the name; give --format (csv, tsv, json, ndjson, parquet, table)",
-                    path.display()
-                )
-            })?,
-            (None, None) if stdout_is_terminal => Format::Table,
-            (None, None) => Format::Csv,
+        let url_origin = match &named {
+            Some(_) => format!(
+                "{} (source {:?} picked by {source_origin})",
+                section("url"),
+                source_text.as_deref().unwrap_or("")
+            ),
+            None => source_origin.clone(),
         };
+        shown.push(Setting {
+            key: "source",
+            value: url.clone().unwrap_or_default(),
+            origin: url_origin,
+        });
+
+        let n = named.as_ref().map(|(_, n)| n.clone());
+        let (expression, layout_origin) = first(vec![
+            (cli.layout.clone(), flag("layout")),
+            (n.as_ref().and_then(|n| n.layout.clone()), section("layout")),
+            (data.layout.clone(), from_file("layout")),
+        ])
+        .unwrap_or_else(|| (DEFAULT_LAYOUT.to_string(), "default".into()));
+        let layout = FirehoseLayout::parse(&expression)
+            .with_context(|| format!("layout from {layout_origin}"))?;
+        shown.push(Setting {
+            key: "layout",
+            value: expression,
+            origin: layout_origin,
+        });
+
+        let endpoint = first(vec![
+            (cli.endpoint.clone(), flag("endpoint")),
+            (
+                n.as_ref().and_then(|n| n.endpoint.clone()),
+                section("endpoint"),
+            ),
+        ]);
+        // Region and profile: a flag wins; then AWS's own variables, which the AWS SDK
+        // reads itself; only then the config file.
+        let aws_env = |vars: &[&str]| {
+            vars.iter().find_map(|v| {
+                std::env::var(v)
+                    .ok()
+                    .filter(|x| !x.is_empty())
+                    .map(|x| (x, format!("environment {v}")))
+            })
+        };
+        let region = first(vec![(cli.region.clone(), flag("region"))])
+            .or_else(|| aws_env(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
+            .or_else(|| {
+                first(vec![(
+                    n.as_ref().and_then(|n| n.region.clone()),
+                    section("region"),
+                )])
+            });
+        let profile = first(vec![(cli.profile.clone(), flag("profile"))])
+            .or_else(|| aws_env(&["AWS_PROFILE"]))
+            .or_else(|| {
+                first(vec![(
+                    n.as_ref().and_then(|n| n.profile.clone()),
+                    section("profile"),
+                )])
+            });
+        for (key, v) in [
+            ("endpoint", &endpoint),
+            ("region", &region),
+            ("profile", &profile),
+        ] {
+            let (value, origin) = v
+                .clone()
+                .unwrap_or_else(|| (String::new(), "default (AWS SDK)".into()));
+            shown.push(Setting { key, value, origin });
+        }
+        let from_env = |v: &Option<(String, String)>| {
+            v.as_ref()
+                .filter(|(_, o)| !o.starts_with("environment AWS_"))
+                .map(|(x, _)| x.clone())
+        };
+
+        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let (format, format_origin) = match (cli.format, &cli.output) {
+            (Some(f), _) => (format_of(f), flag("format")),
+            (None, Some(path)) => (
+                Format::from_path(path).ok_or_else(|| {
+                    anyhow!(
+                        "--output {}: cannot tell the format from the name; give --format (csv, tsv, json, ndjson, parquet, table)",
+                        path.display()
+                    )
+                })?,
+                "--output's extension".to_string(),
+            ),
+            (None, None) => match first(vec![
+                (n.as_ref().and_then(|n| n.format.clone()), section("format")),
+                (data.format.clone(), from_file("format")),
+            ]) {
+                Some((text, origin)) => (parse_format(&text, &origin)?, origin),
+                None if stdout_is_terminal => (Format::Table, "default (stdout is a terminal)".into()),
+                None => (Format::Csv, "default (stdout is not a terminal)".into()),
+            },
+        };
+        shown.push(Setting {
+            key: "format",
+            value: format!("{format:?}").to_lowercase(),
+            origin: format_origin,
+        });
         if format == Format::Parquet && cli.output.is_none() && stdout_is_terminal {
             return Err(anyhow!(
                 "--format parquet is binary: write it with --output FILE.parquet or redirect stdout"
@@ -91,21 +232,44 @@ impl Config {
                     .filter(|&w: &u16| w >= 20)
             },
         };
+        let query_dirs = query_dirs(cli.queries.as_deref());
+        shown.push(Setting {
+            key: "queries",
+            value: query_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            origin: origins
+                .of("queries")
+                .map_or("default".into(), |o| format!("default + {o}")),
+        });
+        shown.push(Setting {
+            key: "config",
+            value: file_name.clone(),
+            origin: match (&file, origins.of("config")) {
+                (None, _) => "none found".into(),
+                (Some(_), Some(o)) => o.to_string(),
+                (Some(_), None) => "default location".into(),
+            },
+        });
         Ok(Config {
             location,
             layout,
             s3: S3Settings {
-                endpoint: cli.endpoint.clone().filter(|e| !e.is_empty()),
-                region: cli.region.clone(),
-                profile: cli.profile.clone(),
+                endpoint: endpoint.map(|(e, _)| e),
+                // AWS's own variables are left to the SDK (it reads them itself).
+                region: from_env(&region),
+                profile: from_env(&profile),
             },
             format,
             print,
             output: cli.output.clone(),
             strict: cli.strict,
             stats: cli.stats,
-            query_dirs: query_dirs(cli.queries.as_deref()),
+            query_dirs,
             now: Utc::now(),
+            settings: shown,
         })
     }
 }
@@ -113,11 +277,7 @@ impl Config {
 /// `--queries DIR` first, then the XDG config directory's `seslog/queries/`.
 fn query_dirs(flag: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    if let Some(home) = config_home {
+    if let Some(home) = settings::config_home() {
         dirs.push(home.join("seslog").join("queries"));
     }
     // Later directories win on a name clash: the flag beats the config directory.

@@ -18,6 +18,7 @@ pub mod output;
 pub mod report;
 pub mod scan;
 pub mod schema;
+pub mod settings;
 pub mod source;
 pub mod table;
 pub mod testgen;

@@ -3,11 +3,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = seslog::cli::Cli::parse();
-    match seslog::cmd::run(cli) {
+    let matches = seslog::cli::Cli::command().get_matches();
+    let cli = seslog::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let origins = seslog::cli::ArgOrigins::from_matches(&matches);
+    match seslog::cmd::run(cli, &origins) {
         Ok(code) => code,
         Err(e) => {
             // `seslog ... | head`: the reader is gone, which is not an error.

@@ -409,6 +409,29 @@ fn human_span(d: chrono::Duration) -> String {
     }
 }
 
+/// `seslog config`: each setting, its value and where it came from.
+pub fn print_settings(
+    settings: &[crate::settings::Setting],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    for s in settings {
+        let value = if s.value.is_empty() {
+            "(none)"
+        } else {
+            s.value.as_str()
+        };
+        writeln!(
+            out,
+            "{:width$} = {}    # from {}",
+            s.key,
+            sanitize(value),
+            s.origin
+        )?;
+    }
+    out.flush()
+}
+
 /// One verdict line after the recipient timeline.
 pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "{message_id}: {verdict}")

@@ -18,14 +18,14 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use tempfile::TempPath;
 
-use crate::cli::{Cli, Command, Shell};
+use crate::cli::{ArgOrigins, Cli, Command, Shell};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::output::{self, Printer};
 use crate::source::Source;
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(cli: Cli, origins: &ArgOrigins) -> Result<ExitCode> {
     match &cli.command {
         Command::Completions { shell } => return completions(*shell),
         Command::Man => {
@@ -34,7 +34,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         _ => {}
     }
-    let config = Arc::new(Config::from_cli(&cli).map_err(|e| UsageError(format!("{e:#}")))?);
+    let config =
+        Arc::new(Config::from_cli(&cli, origins).map_err(|e| UsageError(format!("{e:#}")))?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -102,6 +103,11 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::Check(args) => report::check(args, config).await,
         Command::Reports(args) => report::list(args, config),
         Command::Run(args) => report::run(args, config).await,
+        Command::Config => {
+            let mut out = std::io::stdout().lock();
+            output::print_settings(&config.settings, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }

@@ -272,3 +272,126 @@ fn table_fits_the_width_with_wide_characters() {
         .collect();
     assert!(text.contains("パスワードの再設定"), "{}", out.stdout);
 }
+
+fn config_file(w: &Workdir, text: &str) -> String {
+    let path = w.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn named_sources_from_the_config_file_with_flags_first() {
+    let w = Workdir::scenario();
+    let config = config_file(
+        &w,
+        &format!(
+            "default_source = \"prod\"\nformat = \"json\"\n\n[sources.prod]\nurl = \"{}\"\nformat = \"csv\"\n\n[sources.other]\nurl = \"/nonexistent\"\n",
+            w.source()
+        ),
+    );
+    let q = "SELECT count(*) AS n FROM seslogs WHERE event_type = 'Open'";
+    // default_source, and the named source's format.
+    let out = run(
+        &["--config".into(), config.clone(), "sql".into(), q.into()],
+        None,
+        &[],
+    )
+    .ok();
+    assert_eq!(out.stdout, "n\n1\n");
+    // --source picks a name; a flag beats the config file.
+    let out = run(
+        &[
+            "--config".into(),
+            config.clone(),
+            "--source".into(),
+            "prod".into(),
+            "--format".into(),
+            "ndjson".into(),
+            "sql".into(),
+            q.into(),
+        ],
+        None,
+        &[],
+    )
+    .ok();
+    assert_eq!(out.stdout, "{\"n\":1}\n");
+    // The environment beats the config file.
+    let out = run(
+        &["--config".into(), config.clone(), "sql".into(), q.into()],
+        None,
+        &[("SESLOG_SOURCE", "other")],
+    );
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("/nonexistent"), "{}", out.stderr);
+    // `seslog config` says where each value came from.
+    let shown = run(
+        &["--config".into(), config.clone(), "config".into()],
+        None,
+        &[(
+            "SESLOG_LAYOUT",
+            "x/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/",
+        )],
+    )
+    .ok();
+    let line = |key: &str| {
+        shown
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key}: {}", shown.stdout))
+            .to_string()
+    };
+    assert!(
+        line("source").contains(&w.source())
+            && line("source").contains("[sources.prod] url")
+            && line("source").contains("default_source"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        line("layout").ends_with("# from environment SESLOG_LAYOUT"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        line("format").contains("csv") && line("format").contains("[sources.prod] format"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        line("config").contains(&config) && line("config").ends_with("--config"),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn config_file_errors_name_the_key_and_the_file() {
+    let w = Workdir::scenario();
+    let config = config_file(
+        &w,
+        "[sources.prod]\nurl = \"s3://x\"\nregoin = \"us-east-1\"\n",
+    );
+    let out = run(
+        &["--config".into(), config.clone(), "config".into()],
+        None,
+        &[],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&config) && out.stderr.contains("regoin"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &[
+            "--config".into(),
+            w.path().join("missing.toml").display().to_string(),
+            "config".into(),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
+}

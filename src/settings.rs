@@ -1,0 +1,109 @@
+//! The config file, `~/.config/seslog/config.toml` (XDG; `--config FILE` overrides): named
+//! sources and defaults. Every setting is resolved here with where it came from, in the
+//! order flags > environment > config file > defaults, so `seslog config` can show both.
+//!
+//! ```toml
+//! default_source = "prod"
+//! format = "table"
+//!
+//! [sources.prod]
+//! url = "s3://ses-logs-123456789012-us-east-1"
+//! layout = "partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/"
+//! region = "us-east-1"
+//! profile = "prod-readonly"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The named source used when no `--source` is given.
+    pub default_source: Option<String>,
+    pub format: Option<String>,
+    pub layout: Option<String>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, NamedSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedSource {
+    pub url: String,
+    pub layout: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint: Option<String>,
+    pub format: Option<String>,
+}
+
+/// A config file as read, with its path for messages.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub data: FileConfig,
+}
+
+/// The default location: `$XDG_CONFIG_HOME/seslog/config.toml`, else `~/.config/...`.
+pub fn default_path() -> Option<PathBuf> {
+    config_home().map(|h| h.join("seslog").join("config.toml"))
+}
+
+/// `$XDG_CONFIG_HOME` when absolute, else `~/.config`.
+pub fn config_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+}
+
+/// Reads `explicit` (which must exist) or the default file (which may not).
+pub fn load(explicit: Option<&Path>) -> Result<Option<ConfigFile>> {
+    let (path, required) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_path() {
+            Some(p) => (p, false),
+            None => return Ok(None),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) => return Err(anyhow!("reading config {}: {e}", path.display())),
+    };
+    let data: FileConfig = toml::from_str(&text).map_err(|e| {
+        // toml names the unknown key and its line; we name the file.
+        anyhow!("config {}: {}", path.display(), e.to_string().trim())
+    })?;
+    for (name, source) in &data.sources {
+        if source.url.is_empty() {
+            return Err(anyhow!(
+                "config {}: [sources.{name}] has an empty url",
+                path.display()
+            ));
+        }
+    }
+    if let Some(name) = &data.default_source
+        && !data.sources.contains_key(name)
+    {
+        return Err(anyhow!(
+            "config {}: default_source = {name:?}, but there is no [sources.{name}]",
+            path.display()
+        ))
+        .context("fix the config file or pass --config");
+    }
+    Ok(Some(ConfigFile { path, data }))
+}
+
+/// A resolved value and where it came from (`--source`, `SESLOG_SOURCE`, the config file,
+/// the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub key: &'static str,
+    pub value: String,
+    pub origin: String,
+}
