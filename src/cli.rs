@@ -74,6 +74,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub stats: bool,
 
+    /// Progress on stderr even when it is not a terminal (a line a second).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+
     /// The config file (default: ~/.config/seslog/config.toml).
     #[arg(long, env = "SESLOG_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -35,6 +35,17 @@ pub struct Config {
     pub now: DateTime<Utc>,
     /// Every setting with where it came from, for `seslog config`.
     pub settings: Vec<Setting>,
+    pub progress: ProgressMode,
+}
+
+/// How progress is shown on stderr while a scan runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    Off,
+    /// stderr is a terminal: one line, redrawn in place.
+    Terminal,
+    /// `-v` when stderr is not a terminal: a plain line a second.
+    Lines,
 }
 
 /// Picks the first of (value, origin) candidates that has a value: flags and environment
@@ -270,6 +281,17 @@ impl Config {
             query_dirs,
             now: Utc::now(),
             settings: shown,
+            progress: match (std::io::stderr().is_terminal(), cli.verbose) {
+                // Not over rows streaming to the same terminal; the table prints at the end.
+                (true, _)
+                    if stdout_is_terminal && cli.output.is_none() && format != Format::Table =>
+                {
+                    ProgressMode::Off
+                }
+                (true, _) => ProgressMode::Terminal,
+                (false, true) => ProgressMode::Lines,
+                (false, false) => ProgressMode::Off,
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 //! names each one on stderr and ends with a count, so nothing is dropped silently.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One thing a scan had to skip or repair.
@@ -111,5 +112,48 @@ impl Diagnostics {
         })
         .collect();
         Some(parts.join(", "))
+    }
+}
+
+/// How far a run has got, for the progress line: objects and bytes planned (added when a
+/// scan is planned) and read (added as each object is fetched), and rows produced.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub objects_total: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub objects_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub rows: AtomicU64,
+}
+
+impl Progress {
+    pub fn planned(&self, objects: u64, bytes: u64) {
+        self.objects_total.fetch_add(objects, Ordering::Relaxed);
+        self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn read(&self, bytes: u64) {
+        self.objects_done.fetch_add(1, Ordering::Relaxed);
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// `12/27 objects, 1.2/3.4 MB, 1234 rows, 0.8s, ~1.2s left`.
+    pub fn line(&self, elapsed: std::time::Duration) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (done, total) = (get(&self.bytes_done), get(&self.bytes_total));
+        let secs = elapsed.as_secs_f64();
+        let left = if done > 0 && total > done {
+            format!(", ~{:.1}s left", secs * (total - done) as f64 / done as f64)
+        } else {
+            String::new()
+        };
+        format!(
+            "{}/{} objects, {:.1}/{:.1} MB, {} rows, {secs:.1}s{left}",
+            get(&self.objects_done),
+            get(&self.objects_total),
+            done as f64 / 1e6,
+            total as f64 / 1e6,
+            get(&self.rows),
+        )
     }
 }

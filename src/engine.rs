@@ -13,7 +13,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostics, Progress};
 use crate::functions;
 use crate::layout::FirehoseLayout;
 use crate::scan::ScanSettings;
@@ -27,6 +27,7 @@ pub struct Engine {
     ctx: SessionContext,
     pub source: Source,
     pub diagnostics: Diagnostics,
+    pub progress: Arc<Progress>,
 }
 
 impl Engine {
@@ -45,10 +46,12 @@ impl Engine {
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         functions::register(&ctx);
         let diagnostics = Diagnostics::new();
+        let progress = Arc::new(Progress::default());
         let settings = ScanSettings {
             strict,
             diagnostics: diagnostics.clone(),
             source: source.clone(),
+            progress: progress.clone(),
         };
         ctx.register_table(
             TABLE,
@@ -58,6 +61,7 @@ impl Engine {
             ctx,
             source,
             diagnostics,
+            progress,
         })
     }
 

@@ -432,6 +432,26 @@ pub fn print_settings(
     out.flush()
 }
 
+/// Draws the progress line: in place on a terminal, as a line of its own with `-v`.
+pub fn show_progress(mode: crate::config::ProgressMode, line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = match mode {
+        crate::config::ProgressMode::Terminal => write!(err, "\r\x1b[2Kseslog: {line}"),
+        crate::config::ProgressMode::Lines => writeln!(err, "seslog: progress: {line}"),
+        crate::config::ProgressMode::Off => Ok(()),
+    };
+    let _ = err.flush();
+}
+
+/// Clears the progress line on a terminal.
+pub fn end_progress(mode: crate::config::ProgressMode) {
+    if mode == crate::config::ProgressMode::Terminal {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
+    }
+}
+
 /// One verdict line after the recipient timeline.
 pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "{message_id}: {verdict}")

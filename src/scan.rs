@@ -22,7 +22,7 @@ use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::decode::{self, DecodePlan};
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostics, Progress};
 use crate::source::Source;
 
 /// What every file of one scan shares.
@@ -33,6 +33,7 @@ pub struct ScanSettings {
     pub diagnostics: Diagnostics,
     /// For naming objects and explaining errors in messages.
     pub source: Source,
+    pub progress: Arc<Progress>,
 }
 
 #[derive(Clone)]
@@ -155,6 +156,7 @@ impl FileOpener for SesOpener {
                     format!("reading {name}: {}", settings.source.describe_error(&e)).into(),
                 )
             })?;
+            settings.progress.read(bytes.len() as u64);
             let reader = decode::read_object(plan, bytes, name, settings.diagnostics);
             Ok(futures::stream::iter(reader).boxed())
         }))

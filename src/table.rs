@@ -163,6 +163,10 @@ impl TableProvider for SesLogTable {
                 PartitionedFile::new_from_meta(meta).with_partition_values(partition_values)
             })
             .collect();
+        self.settings.progress.planned(
+            files.len() as u64,
+            files.iter().map(|f| f.object_meta.size).sum(),
+        );
         let groups = spread(files, state.config().target_partitions());
 
         let source = SesSource::new(self.table_schema.clone(), self.settings.clone());

@@ -996,3 +996,6 @@ mod reports;
 
 #[path = "cli/output.rs"]
 mod output;
+
+#[path = "cli/terminal.rs"]
+mod terminal;

@@ -19,7 +19,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use tempfile::TempPath;
 
 use crate::cli::{ArgOrigins, Cli, Command, Shell};
-use crate::config::Config;
+use crate::config::{Config, ProgressMode};
+use crate::diagnostics::Progress;
 use crate::engine::Engine;
 use crate::output::{self, Printer};
 use crate::source::Source;
@@ -147,6 +148,62 @@ pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Durati
         output::report_stats(&engine.source.counters, rows, elapsed, stderr)?;
     }
     Ok(())
+}
+
+/// The progress line on stderr while a scan runs: redrawn in place when stderr is a
+/// terminal, a plain line a second with `-v` otherwise, nothing else.
+pub struct Ticker {
+    task: Option<tokio::task::JoinHandle<()>>,
+    mode: ProgressMode,
+    progress: Arc<Progress>,
+    started: std::time::Instant,
+}
+
+impl Ticker {
+    pub fn start(engine: &Engine, config: &Config) -> Ticker {
+        let mode = config.progress;
+        let progress = engine.progress.clone();
+        let started = std::time::Instant::now();
+        if mode == ProgressMode::Off {
+            return Ticker {
+                task: None,
+                mode,
+                progress,
+                started,
+            };
+        }
+        let period = match mode {
+            ProgressMode::Terminal => Duration::from_millis(200),
+            _ => Duration::from_secs(1),
+        };
+        let shared = progress.clone();
+        let task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                output::show_progress(mode, &shared.line(started.elapsed()));
+            }
+        });
+        Ticker {
+            task: Some(task),
+            mode,
+            progress,
+            started,
+        }
+    }
+
+    /// Stops the line (and clears it on a terminal) before the result is printed.
+    pub fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // With -v the last figures stay, as a line of their own; a terminal's is cleared.
+            if self.mode == ProgressMode::Lines {
+                output::show_progress(self.mode, &self.progress.line(self.started.elapsed()));
+            }
+            output::end_progress(self.mode);
+        }
+    }
 }
 
 /// Where a result goes: stdout, or `--output FILE` through a temporary file beside it that

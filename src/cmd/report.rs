@@ -261,10 +261,18 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
         .await
         .map_err(crate::engine::user_error)?;
     let schema = stream.schema();
+    let ticker = cmd::Ticker::start(&engine, config);
+    let progress = engine.progress.clone();
     let collected: Result<Vec<RecordBatch>> = stream
+        .inspect_ok(|b| {
+            progress
+                .rows
+                .fetch_add(b.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
+        })
         .try_collect()
         .await
         .map_err(crate::engine::user_error);
+    ticker.stop();
     let batches = match collected {
         Ok(b) => b,
         Err(e) => {

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -76,17 +77,26 @@ async fn print_statement(engine: &Engine, statement: Statement, config: &Config)
     let plan = engine.plan(statement).await.map_err(user_error)?;
     let mut stream = engine.execute(plan).await.map_err(user_error)?;
     let mut sink = Sink::open(config)?;
-    let printed = async {
+    let ticker = cmd::Ticker::start(engine, config);
+    let streamed = async {
         sink.printer.begin(&stream.schema())?;
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(user_error)?;
             rows += batch.num_rows() as u64;
+            engine
+                .progress
+                .rows
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             sink.printer.batch(&batch)?;
         }
-        sink.printer.finish()?;
         Ok::<_, anyhow::Error>(rows)
     }
     .await;
+    ticker.stop();
+    let printed = streamed.and_then(|rows| {
+        sink.printer.finish()?;
+        Ok(rows)
+    });
     sink.close(printed)
 }
