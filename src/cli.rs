@@ -119,6 +119,7 @@ pub enum Shell {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Sql(cmd::sql::Args),
+    Shell(cmd::shell::Args),
     Bounces(report::BouncesArgs),
     /// One row per complained recipient.
     Complaints(report::WindowedArgs),

@@ -36,6 +36,8 @@ pub struct Config {
     /// Every setting with where it came from, for `seslog config`.
     pub settings: Vec<Setting>,
     pub progress: ProgressMode,
+    /// `seslog sql` with no query on a terminal opens the shell.
+    pub stdin_is_terminal: bool,
 }
 
 /// How progress is shown on stderr while a scan runs.
@@ -62,7 +64,7 @@ fn parse_format(text: &str, origin: &str) -> Result<Format> {
     })
 }
 
-fn format_of(f: FormatArg) -> Format {
+pub fn format_of(f: FormatArg) -> Format {
     match f {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
@@ -281,6 +283,7 @@ impl Config {
             query_dirs,
             now: Utc::now(),
             settings: shown,
+            stdin_is_terminal: std::io::stdin().is_terminal(),
             progress: match (std::io::stderr().is_terminal(), cli.verbose) {
                 // Not over rows streaming to the same terminal; the table prints at the end.
                 (true, _)

@@ -3,6 +3,7 @@
 //! print. Shared steps live here.
 
 pub mod report;
+pub mod shell;
 pub mod sql;
 
 use std::io::Write;
@@ -90,7 +91,13 @@ fn completions(shell: Shell) -> Result<ExitCode> {
 async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> {
     let config = config.as_ref();
     match command {
+        Command::Sql(args)
+            if args.query.is_none() && args.file.is_none() && config.stdin_is_terminal =>
+        {
+            shell::run(shell::Args {}, config).await
+        }
         Command::Sql(args) => sql::run(args, config).await,
+        Command::Shell(args) => shell::run(args, config).await,
         Command::Bounces(args) => report::bounces(args, config).await,
         Command::Complaints(args) => report::windowed("complaints", args, config).await,
         Command::Recipient(args) => report::recipient(args, config).await,

@@ -148,9 +148,9 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 
 /// What a report run needs besides its name.
 #[derive(Debug, Default)]
-struct Request {
-    window: WindowArgs,
-    params: BTreeMap<String, String>,
+pub struct Request {
+    pub window: WindowArgs,
+    pub params: BTreeMap<String, String>,
 }
 
 impl Request {
@@ -226,7 +226,13 @@ pub fn list(_args: ReportsArgs, config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
+/// A report's plan with its window and parameters bound, ready to execute on `engine`.
+pub async fn plan_report(
+    engine: &Engine,
+    name: &str,
+    request: &Request,
+    config: &Config,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
     let reports = report::catalog(&config.query_dirs).map_err(|e| anyhow!(e))?;
     let report: &Report = report::find(&reports, name).map_err(UsageError)?;
     let window = match report.window {
@@ -246,15 +252,17 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
             statements.len()
         );
     }
-    let engine = cmd::open_engine(config).await?;
-    let statement = statements.remove(0);
     let plan = engine
-        .plan(statement)
+        .plan(statements.remove(0))
         .await
         .map_err(crate::engine::user_error)?;
-    let plan = plan
-        .with_param_values(params)
-        .map_err(crate::engine::user_error)?;
+    plan.with_param_values(params)
+        .map_err(crate::engine::user_error)
+}
+
+async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
+    let engine = cmd::open_engine(config).await?;
+    let plan = plan_report(&engine, name, &request, config).await?;
     let started = std::time::Instant::now();
     let stream = engine
         .execute(plan)

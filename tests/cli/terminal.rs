@@ -68,3 +68,56 @@ fn progress_lines_with_verbose_when_not_a_terminal() {
     .ok();
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
+
+#[test]
+fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
+    let w = Workdir::scenario();
+    let home = w.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(super::util::bin());
+    cmd.arg("--source")
+        .arg(w.source())
+        .arg("shell")
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME");
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    p.exp_string("seslog> ").unwrap();
+    // A statement over two lines.
+    p.send_line("SELECT count(*) AS n").unwrap();
+    p.exp_string("...> ").unwrap();
+    p.send_line("FROM seslogs WHERE event_type = 'Bounce';")
+        .unwrap();
+    // rexpect reads bytes one by one (Latin-1), so only ASCII is matched.
+    p.exp_string(" 5 ").unwrap();
+    p.exp_regex(r"1 rows in [0-9.]+s; listed 9 times, read 5 objects")
+        .unwrap();
+    // The pty is narrow, so the table view would wrap every word: switch to CSV.
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("\\format csv").unwrap();
+    // Completion of a nested field: `mail.commonh` + TAB.
+    p.exp_string("seslog> ").unwrap();
+    p.send("SELECT mail.commonh").unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("commonheaders").unwrap();
+    p.send_line(".subject FROM seslogs WHERE event_type = 'Reject';")
+        .unwrap();
+    p.exp_string("Invoice").unwrap();
+    // Columns, a report, and quitting.
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("\\d seslogs").unwrap();
+    p.exp_string("event_time").unwrap();
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("\\run suppression from=2024-11-01 to=2024-11-30")
+        .unwrap();
+    p.exp_string("mallory@example.com").unwrap();
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(home.join(".local/share/seslog/history")).unwrap();
+    assert!(
+        history.contains("FROM seslogs WHERE event_type = 'Bounce';"),
+        "{history}"
+    );
+}
