@@ -122,33 +122,53 @@ pub enum Command {
     Shell(cmd::shell::Args),
     Bounces(report::BouncesArgs),
     /// One row per complained recipient.
+    ///
+    /// Example: seslog complaints --since 7d
     Complaints(report::WindowedArgs),
     Recipient(report::RecipientArgs),
     Message(report::MessageArgs),
     /// One row per delayed recipient (DeliveryDelay events).
+    ///
+    /// Example: seslog delays --since 24h
     Delays(report::WindowedArgs),
     /// One row per rejected message.
+    ///
+    /// Example: seslog rejects --since 30d
     Rejects(report::WindowedArgs),
     /// One row per rendering failure.
+    ///
+    /// Example: seslog failures --since 30d
     Failures(report::WindowedArgs),
     /// Per UTC day: sends, deliveries, bounces, complaints, ..., and SES's rates.
+    ///
+    /// Example: seslog summary --from 2024-11-01 --to 2024-11-30
     Summary(report::WindowedArgs),
     /// Per recipient domain: sends, deliveries, bounces, complaints, rates, delivery time.
+    ///
+    /// Example: seslog domains --since 7d
     Domains(report::WindowedArgs),
     /// Addresses to stop mailing (permanent bounce or complaint), with the reason.
+    ///
+    /// Example: seslog suppression --since 90d --format csv > suppress.csv
     Suppression(report::WindowedArgs),
     Check(report::CheckArgs),
     Reports(report::ReportsArgs),
     Run(report::RunArgs),
-    /// Print a shell completion script: seslog completions bash > /etc/bash_completion.d/seslog
+    /// Print a shell completion script.
+    ///
+    /// Example: seslog completions bash > /etc/bash_completion.d/seslog
     Completions {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Print the man page (roff): seslog man > seslog.1
+    /// Print the man page (roff).
+    ///
+    /// Example: seslog man > seslog.1
     Man,
     /// Show the effective settings and where each came from (flag, environment, config
     /// file, default).
+    ///
+    /// Example: seslog --source prod config
     Config,
 }
 

@@ -108,6 +108,8 @@ pub struct CheckArgs {
 }
 
 /// List every report (built in and your own) with its description and parameters.
+///
+/// Example: seslog reports --queries ./my-reports
 #[derive(Debug, clap::Args)]
 pub struct ReportsArgs {}
 
