@@ -106,7 +106,16 @@ fn interrupt_exits_130_and_leaves_no_file() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Interrupt once the run is writing its output (so its Ctrl-C handler is in place).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while leftovers(w.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        leftovers(w.path()).len(),
+        1,
+        "the run never started writing"
+    );
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
