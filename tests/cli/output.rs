@@ -100,8 +100,17 @@ fn interrupt_exits_130_and_leaves_no_file() {
     let w = Workdir::scenario();
     let file = w.path().join("big.csv");
     let child = Command::new(super::util::bin())
-        .args(["--source", &w.source(), "--output", file.to_str().unwrap(), "sql"])
-        .arg("SELECT count(*) FROM (SELECT * FROM unnest(range(100000000)) a CROSS JOIN unnest(range(1000)) b)")
+        .args([
+            "--source",
+            &w.source(),
+            "--output",
+            file.to_str().unwrap(),
+            "sql",
+        ])
+        // 27^6 rows: minutes of work, none of it done at planning time.
+        .arg(
+            "SELECT count(*) FROM seslogs a, seslogs b, seslogs c, seslogs d, seslogs e, seslogs f",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
