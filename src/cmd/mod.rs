@@ -22,9 +22,11 @@ use tempfile::TempPath;
 use crate::cli::{ArgOrigins, Cli, Command, Shell};
 use crate::config::{Config, ProgressMode};
 use crate::diagnostics::Progress;
-use crate::engine::Engine;
+use crate::engine::{Engine, user_error};
 use crate::output::{self, Printer};
 use crate::source::Source;
+use datafusion::logical_expr::LogicalPlan;
+use futures::StreamExt;
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
 pub fn run(cli: Cli, origins: &ArgOrigins) -> Result<ExitCode> {
@@ -282,6 +284,35 @@ impl Sink {
         }
         Ok(value)
     }
+}
+
+/// Runs a plan and streams its result to the sink batch by batch (the table view prints
+/// at the end), with the progress line while rows are coming. Returns the row count.
+pub async fn print_plan(engine: &Engine, plan: LogicalPlan, config: &Config) -> Result<u64> {
+    let mut stream = engine.execute(plan).await.map_err(user_error)?;
+    let mut sink = Sink::open(config)?;
+    let ticker = Ticker::start(engine, config);
+    let streamed = async {
+        sink.printer.begin(&stream.schema())?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(user_error)?;
+            rows += batch.num_rows() as u64;
+            engine
+                .progress
+                .rows
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            sink.printer.batch(&batch)?;
+        }
+        Ok::<_, anyhow::Error>(rows)
+    }
+    .await;
+    ticker.stop();
+    let printed = streamed.and_then(|rows| {
+        sink.printer.finish()?;
+        Ok(rows)
+    });
+    sink.close(printed)
 }
 
 /// Prints whole batches (with their schema, so an empty result still has a header).

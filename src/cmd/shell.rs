@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::Result;
 use datafusion::arrow::datatypes::{DataType, Fields};
-use futures::StreamExt;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -18,8 +17,8 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
+use crate::cmd;
 use crate::cmd::report::{Request, WindowArgs, plan_report};
-use crate::cmd::{self, Sink};
 use crate::config::Config;
 use crate::engine::{Engine, TABLE, user_error};
 use crate::output::{self, Format};
@@ -335,29 +334,10 @@ async fn print_plan(
     config: &Config,
 ) -> Result<()> {
     let started = Instant::now();
-    let before = (
-        engine.source.counters.lists(),
-        engine.source.counters.gets(),
-        engine.source.counters.bytes(),
-    );
-    let mut stream = engine.execute(plan).await.map_err(user_error)?;
-    let mut sink = Sink::open(config)?;
-    let mut rows = 0u64;
-    let printed = async {
-        sink.printer.begin(&stream.schema())?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(user_error)?;
-            rows += batch.num_rows() as u64;
-            sink.printer.batch(&batch)?;
-        }
-        sink.printer.finish()?;
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    sink.close(printed)?;
-    let err = &mut std::io::stderr().lock();
-    output::report_problems(&engine.diagnostics, err)?;
     let c = &engine.source.counters;
+    let before = (c.lists(), c.gets(), c.bytes());
+    let rows = cmd::print_plan(engine, plan, config).await?;
+    output::report_problems(&engine.diagnostics, &mut std::io::stderr().lock())?;
     let bytes = c.bytes() - before.2;
     eprintln!(
         "{rows} rows in {:.3}s; listed {} times, read {} objects, {bytes} bytes (Athena would bill ${:.6})",

@@ -3,14 +3,12 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use datafusion::sql::parser::Statement;
-use futures::StreamExt;
 
-use crate::cmd::{self, Sink};
+use crate::cmd;
 use crate::config::Config;
 use crate::engine::{Engine, user_error};
 
@@ -72,31 +70,8 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-/// Streams one statement's result to stdout, batch by batch.
+/// Plans one statement and streams its result out.
 async fn print_statement(engine: &Engine, statement: Statement, config: &Config) -> Result<u64> {
     let plan = engine.plan(statement).await.map_err(user_error)?;
-    let mut stream = engine.execute(plan).await.map_err(user_error)?;
-    let mut sink = Sink::open(config)?;
-    let ticker = cmd::Ticker::start(engine, config);
-    let streamed = async {
-        sink.printer.begin(&stream.schema())?;
-        let mut rows = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(user_error)?;
-            rows += batch.num_rows() as u64;
-            engine
-                .progress
-                .rows
-                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-            sink.printer.batch(&batch)?;
-        }
-        Ok::<_, anyhow::Error>(rows)
-    }
-    .await;
-    ticker.stop();
-    let printed = streamed.and_then(|rows| {
-        sink.printer.finish()?;
-        Ok(rows)
-    });
-    sink.close(printed)
+    cmd::print_plan(engine, plan, config).await
 }
