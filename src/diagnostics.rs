@@ -70,10 +70,6 @@ impl Diagnostics {
         all
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.problems.lock().expect("diagnostics lock").is_empty()
-    }
-
     /// One line that counts the problems by kind, e.g.
     /// `3 records skipped, 1 damaged object`.
     pub fn summary(&self) -> Option<String> {

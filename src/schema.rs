@@ -10,28 +10,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, ListArray, MapArray, StringArray, StringBuilder, StructArray,
+    Array, ArrayRef, AsArray, ListArray, MapArray, StringBuilder, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit,
-};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::error::{DataFusionError, Result};
-
-/// The ten SES event types, exactly as `eventType` spells them (and as Firehose names the
-/// partition folder, space included).
-pub const EVENT_TYPES: [&str; 10] = [
-    "Send",
-    "Delivery",
-    "Bounce",
-    "Complaint",
-    "Reject",
-    "Open",
-    "Click",
-    "Rendering Failure",
-    "DeliveryDelay",
-    "Subscription",
-];
 
 /// Derived column: the event's own time (see `derived.rs`).
 pub const EVENT_TIME: &str = "event_time";
@@ -407,21 +390,6 @@ fn flatten_tags(array: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
         source.nulls().cloned(),
         *sorted,
     )?))
-}
-
-/// Index of a child field by exact name within a struct array, for the derived columns.
-pub fn child<'a>(array: &'a StructArray, name: &str) -> Option<&'a ArrayRef> {
-    array.column_by_name(name)
-}
-
-/// A `StringArray` child of a struct, by name.
-pub fn string_child<'a>(array: &'a StructArray, name: &str) -> Option<&'a StringArray> {
-    child(array, name).and_then(|a| a.as_string_opt::<i32>())
-}
-
-/// Whether a field of the exposed schema is nested (struct, list or map).
-pub fn is_nested(field: &FieldRef) -> bool {
-    field.data_type().is_nested()
 }
 
 #[cfg(test)]
