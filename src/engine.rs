@@ -11,8 +11,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use crate::athena::{self, AthenaDialect};
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::functions;
 use crate::layout::FirehoseLayout;
@@ -65,16 +65,16 @@ impl Engine {
         })
     }
 
-    /// Splits a script into statements (`;`-separated), Athena's dialect being close enough
-    /// to the generic one for parsing.
+    /// Splits a script into statements (`;`-separated), parsed as Athena writes them.
     pub fn statements(sql: &str) -> Result<Vec<Statement>> {
-        Ok(DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?
+        Ok(DFParser::parse_sql_with_dialect(sql, &AthenaDialect)?
             .into_iter()
             .collect())
     }
 
     /// Plans one statement; anything that would write or register is refused.
-    pub async fn plan(&self, statement: Statement) -> Result<LogicalPlan> {
+    pub async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
+        athena::translate(&mut statement)?;
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -159,10 +159,15 @@ fn athena_names(plan: LogicalPlan) -> Result<LogicalPlan> {
 /// our own messages ("External error: ...") are taken off.
 pub fn user_error(e: datafusion::error::DataFusionError) -> anyhow::Error {
     let mut text = e.to_string();
-    for prefix in ["Arrow error: ", "External error: ", "Object Store error: "] {
-        while let Some(rest) = text.strip_prefix(prefix) {
-            text = rest.to_string();
-        }
+    let prefixes = [
+        "Arrow error: ",
+        "External error: ",
+        "Object Store error: ",
+        "Execution error: ",
+        "Error during planning: ",
+    ];
+    while let Some(rest) = prefixes.iter().find_map(|p| text.strip_prefix(p)) {
+        text = rest.to_string();
     }
     anyhow::anyhow!(text)
 }

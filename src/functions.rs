@@ -1,12 +1,15 @@
 //! Trino (Athena) functions that DataFusion lacks or defines differently, registered on
-//! every session so pasted Athena SQL runs. For now: `element_at`, which DataFusion only
-//! has as a map alias; Trino's works on arrays too (1-based, negative from the end).
+//! every session so pasted Athena SQL runs: `element_at` (DataFusion's is map-only),
+//! `contains` (DataFusion's is the string one), `regexp_extract`, `json_extract_scalar`,
+//! `json_extract`, and the date and time functions of `datetime`. Renames and rewrites
+//! (`count_if`, `filter`, `try`, ...) are in `athena`.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{ScalarValue, plan_err};
-use datafusion::error::Result;
+use datafusion::common::{ScalarValue, exec_err, plan_err};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::functions_nested::array_has::array_has_udf;
 use datafusion::functions_nested::extract::array_element_udf;
 use datafusion::functions_nested::map_extract::map_extract_udf;
 use datafusion::logical_expr::{
@@ -14,9 +17,374 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-/// Registers seslog's Trino-compatible functions.
+use crate::datetime;
+
+/// Registers seslog's Trino-compatible functions, and the lenient `try_` twins that
+/// `athena` puts in place inside `try(...)`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(ElementAt::new()));
+    ctx.register_udf(ScalarUDF::from(Contains::new()));
+    let mut row_functions = vec![
+        RowUdf::new("regexp_extract", regexp_types, |_| Ok(DataType::Utf8), regexp_extract),
+        RowUdf::new("json_extract_scalar", json_types, |_| Ok(DataType::Utf8), |a, _| {
+            json_extract(a, true)
+        }),
+        RowUdf::new("json_extract", json_types, |_| Ok(DataType::Utf8), |a, _| {
+            json_extract(a, false)
+        }),
+    ];
+    row_functions.extend(datetime::functions());
+    for f in row_functions {
+        if crate::athena::LENIENT.contains(&f.name.as_str()) {
+            ctx.register_udf(ScalarUDF::from(f.lenient()));
+        }
+        ctx.register_udf(ScalarUDF::from(f));
+    }
+}
+
+type Coerce = fn(&[DataType]) -> Result<Vec<DataType>>;
+type Returns = fn(&[DataType]) -> Result<DataType>;
+type Eval = fn(&[ScalarValue], &DataType) -> Result<ScalarValue>;
+
+/// A function computed one row at a time on `ScalarValue`s. Trino's parsing and calendar
+/// functions are per-value work (a parse, a format) on the rows a query returns or groups
+/// by; writing each against every Arrow array type would multiply code, not speed. A NULL
+/// argument gives NULL without calling `eval`.
+#[derive(Debug)]
+pub struct RowUdf {
+    pub name: String,
+    signature: Signature,
+    coerce: Coerce,
+    returns: Returns,
+    eval: Eval,
+    /// `try_<name>`: an error in a row gives NULL instead of failing the query.
+    lenient: bool,
+}
+
+impl PartialEq for RowUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for RowUdf {}
+impl std::hash::Hash for RowUdf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl RowUdf {
+    pub fn new(name: &str, coerce: Coerce, returns: Returns, eval: Eval) -> Self {
+        Self {
+            name: name.to_string(),
+            signature: Signature::user_defined(Volatility::Immutable),
+            coerce,
+            returns,
+            eval,
+            lenient: false,
+        }
+    }
+
+    fn lenient(&self) -> Self {
+        Self {
+            name: format!("try_{}", self.name),
+            signature: self.signature.clone(),
+            lenient: true,
+            ..*self
+        }
+    }
+}
+
+impl ScalarUDFImpl for RowUdf {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        // A wrong argument type is reported by return_type: DataFusion buries a coercion
+        // error under its own candidate-signature text.
+        Ok((self.coerce)(arg_types).unwrap_or_else(|_| arg_types.to_vec()))
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let name = self.name.trim_start_matches("try_");
+        let types = (self.coerce)(arg_types)
+            .map_err(|e| DataFusionError::Plan(format!("{name}: {}", message(e))))?;
+        (self.returns)(&types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let returns = args.return_field.data_type().clone();
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let rows = if all_scalar { 1 } else { args.number_rows };
+        let mut out = Vec::with_capacity(rows);
+        let mut row = Vec::with_capacity(arrays.len());
+        for i in 0..rows {
+            row.clear();
+            for a in &arrays {
+                row.push(ScalarValue::try_from_array(a, i)?);
+            }
+            let value = if row.iter().any(ScalarValue::is_null) {
+                ScalarValue::try_from(&returns)?
+            } else {
+                match (self.eval)(&row, &returns) {
+                    Ok(v) => v,
+                    Err(_) if self.lenient => ScalarValue::try_from(&returns)?,
+                    Err(e) => {
+                        let name = self.name.as_str();
+                        return Err(DataFusionError::Execution(format!("{name}: {}", message(e))));
+                    }
+                }
+            };
+            out.push(value);
+        }
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(out.pop().expect("one row")));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+/// An error's own words, without DataFusion's "Execution error: " in front.
+fn message(e: DataFusionError) -> String {
+    match e {
+        DataFusionError::Execution(m) | DataFusionError::Plan(m) => m,
+        other => other.strip_backtrace(),
+    }
+}
+
+/// The text of a string argument (callers coerce string arguments to Utf8).
+pub fn text(v: &ScalarValue) -> Result<&str> {
+    match v {
+        ScalarValue::Utf8(Some(s)) => Ok(s),
+        other => exec_err!("expected a string, got {other}"),
+    }
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    )
+}
+
+/// Checks that every argument is a string (or NULL) and asks for Utf8.
+pub fn strings(arg_types: &[DataType], names: &[&str]) -> Result<Vec<DataType>> {
+    if arg_types.len() != names.len() {
+        return plan_err!("takes ({})", names.join(", "));
+    }
+    for (t, n) in arg_types.iter().zip(names) {
+        if !is_string(t) {
+            return plan_err!("{n} must be a string (varchar), not {t}");
+        }
+    }
+    Ok(vec![DataType::Utf8; names.len()])
+}
+
+fn regexp_types(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    match arg_types {
+        [_, _] => strings(arg_types, &["string", "pattern"]),
+        [s, p, g] if g.is_integer() || g.is_null() => {
+            let mut t = strings(&[s.clone(), p.clone()], &["string", "pattern"])?;
+            t.push(DataType::Int64);
+            Ok(t)
+        }
+        _ => plan_err!("takes (string, pattern) or (string, pattern, group)"),
+    }
+}
+
+thread_local! {
+    /// Compiled patterns: a query passes the same pattern for every row.
+    static PATTERNS: std::cell::RefCell<Vec<(String, regex::Regex)>> = const {
+        std::cell::RefCell::new(Vec::new())
+    };
+}
+
+/// Runs `f` with the compiled `pattern`.
+pub fn with_regex<T>(pattern: &str, f: impl FnOnce(&regex::Regex) -> T) -> Result<T> {
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, re)) = cache.iter().find(|(p, _)| p == pattern) {
+            return Ok(f(re));
+        }
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| DataFusionError::Execution(format!("invalid pattern: {e}")))?;
+        let out = f(&re);
+        if cache.len() >= 16 {
+            cache.remove(0);
+        }
+        cache.push((pattern.to_string(), re));
+        Ok(out)
+    })
+}
+
+/// `regexp_extract(s, pattern[, group])`: the first match (or its group), NULL if none.
+fn regexp_extract(args: &[ScalarValue], _: &DataType) -> Result<ScalarValue> {
+    let s = text(&args[0])?;
+    let group = match args.get(2) {
+        Some(ScalarValue::Int64(Some(g))) => usize::try_from(*g)
+            .map_err(|_| DataFusionError::Execution(format!("group {g} is negative")))?,
+        _ => 0,
+    };
+    let found = with_regex(text(&args[1])?, |re| {
+        if group >= re.captures_len() {
+            return Err(DataFusionError::Execution(format!(
+                "pattern has {} groups, not {group}",
+                re.captures_len() - 1
+            )));
+        }
+        Ok(re
+            .captures(s)
+            .and_then(|c| c.get(group))
+            .map(|m| m.as_str().to_string()))
+    })??;
+    Ok(ScalarValue::Utf8(found))
+}
+
+fn json_types(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    if let [t, _] = arg_types
+        && matches!(t, DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _))
+    {
+        let kind = match t {
+            DataType::Struct(_) => "a struct",
+            DataType::List(_) => "an array",
+            _ => "a map",
+        };
+        return plan_err!(
+            "the first argument is {kind}, not JSON text: seslog decodes the SES record \
+             already, so read the field directly (mail.commonheaders.subject, \
+             element_at(bounce.bouncedrecipients, 1).emailaddress)"
+        );
+    }
+    strings(arg_types, &["json", "json_path"])
+}
+
+/// One step of a JSONPath as Trino reads it: `.name`, `["name"]`, `['name']`, `[n]`.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn json_path(path: &str) -> Result<Vec<Step>> {
+    let bad = || DataFusionError::Execution(format!("invalid JSON path {path:?}"));
+    let mut rest = path.trim().strip_prefix('$').ok_or_else(bad)?;
+    let mut steps = vec![];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return Err(bad());
+            }
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or_else(bad)?;
+            let inner = r[..end].trim();
+            let quoted = inner
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| inner.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')));
+            steps.push(match quoted {
+                Some(key) => Step::Key(key.to_string()),
+                None => Step::Index(inner.parse().map_err(|_| bad())?),
+            });
+            rest = &r[end + 1..];
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(steps)
+}
+
+/// `json_extract_scalar` (`scalar`: a string, number or boolean as text; NULL for objects,
+/// arrays and JSON null) and `json_extract` (the JSON text of the value). Text that is not
+/// JSON, or a path that leads nowhere, gives NULL, as in Trino.
+fn json_extract(args: &[ScalarValue], scalar: bool) -> Result<ScalarValue> {
+    let steps = json_path(text(&args[1])?)?;
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text(&args[0])?) else {
+        return Ok(ScalarValue::Utf8(None));
+    };
+    for step in steps {
+        let next = match (&step, &mut value) {
+            (Step::Key(k), serde_json::Value::Object(o)) => o.remove(k),
+            (Step::Index(i), serde_json::Value::Array(a)) if *i < a.len() => {
+                Some(a.swap_remove(*i))
+            }
+            _ => None,
+        };
+        let Some(next) = next else {
+            return Ok(ScalarValue::Utf8(None));
+        };
+        value = next;
+    }
+    Ok(ScalarValue::Utf8(match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if scalar => Some(s),
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) if scalar => None,
+        other => Some(other.to_string()),
+    }))
+}
+
+/// Trino's `contains(array, element)`; `contains(string, substring)` stays DataFusion's.
+/// Both delegate to DataFusion's kernels (`array_has`, string `contains`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Contains {
+    signature: Signature,
+}
+
+impl Contains {
+    fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Contains {
+    fn name(&self) -> &str {
+        "contains"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [DataType::List(f) | DataType::LargeList(f), _] => Ok(vec![
+                DataType::List(Arc::clone(f)),
+                f.data_type().clone(),
+            ]),
+            [a, b] if is_string(a) && is_string(b) => Ok(vec![DataType::Utf8, DataType::Utf8]),
+            _ => plan_err!(
+                "contains takes (array, element) or (string, substring), not ({})",
+                arg_types
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match args.args[0].data_type() {
+            DataType::List(_) => array_has_udf().invoke_with_args(args),
+            _ => datafusion::functions::string::contains().invoke_with_args(args),
+        }
+    }
 }
 
 /// `element_at(array, index)` (1-based; negative counts from the end; out of range is NULL)

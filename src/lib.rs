@@ -4,9 +4,11 @@
 //! objects are) -> `table`/`listing`/`scan`/`decode` (the table) -> `engine` (SQL) ->
 //! `output` (printing). The engine knows nothing of clap or the terminal.
 
+pub mod athena;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod datetime;
 pub mod decode;
 pub mod derived;
 pub mod diagnostics;

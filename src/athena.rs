@@ -1,0 +1,578 @@
+//! Athena's SQL (Trino's dialect) made to run on DataFusion: a dialect that parses Trino's
+//! lambdas, and a rewrite of the parsed statement before planning. What DataFusion has
+//! under another name is renamed, what it can express another way is rewritten, and what
+//! cannot be supported fails with a message that names the construct and shows the
+//! seslog SQL that does the same. Functions that need code of their own (`date_parse`,
+//! `json_extract_scalar`, ...) are UDFs in `functions`/`datetime`, not here.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, Statement,
+    TableFactor, TableWithJoins, Value, VisitMut, VisitorMut, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// DataFusion's generic dialect plus Trino's lambdas (`x -> x > 0`). sqlparser decides many
+/// things by the dialect's type, so this one reports itself as the generic dialect and
+/// forwards every setting the generic dialect changes (sqlparser has no Trino dialect).
+#[derive(Debug, Default)]
+pub struct AthenaDialect;
+
+macro_rules! like_generic {
+    ($($name:ident),* $(,)?) => {
+        $(fn $name(&self) -> bool { GenericDialect {}.$name() })*
+    };
+}
+
+impl Dialect for AthenaDialect {
+    fn dialect(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<GenericDialect>()
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        GenericDialect {}.is_delimited_identifier_start(ch)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        GenericDialect {}.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        GenericDialect {}.is_identifier_part(ch)
+    }
+    fn supports_lambda_functions(&self) -> bool {
+        true
+    }
+    like_generic!(
+        supports_unicode_string_literal,
+        supports_partition_by_after_order_by,
+        supports_array_join_syntax,
+        supports_group_by_expr,
+        supports_group_by_with_modifier,
+        supports_left_associative_joins_without_parens,
+        supports_connect_by,
+        supports_match_recognize,
+        supports_pipe_operator,
+        supports_start_transaction_modifier,
+        supports_window_function_null_treatment_arg,
+        supports_dictionary_syntax,
+        supports_window_clause_named_window_reference,
+        supports_parenthesized_set_variables,
+        supports_select_wildcard_except,
+        support_map_literal_syntax,
+        allow_extract_custom,
+        allow_extract_single_quotes,
+        supports_extract_comma_syntax,
+        supports_create_view_comment_syntax,
+        supports_parens_around_table_factor,
+        supports_values_as_table_factor,
+        supports_create_index_with_clause,
+        supports_explain_with_utility_options,
+        supports_limit_comma,
+        supports_update_order_by,
+        supports_from_first_select,
+        supports_projection_trailing_commas,
+        supports_asc_desc_in_column_definition,
+        supports_try_convert,
+        supports_bitwise_shift_operators,
+        supports_comment_on,
+        supports_load_extension,
+        supports_named_fn_args_with_assignment_operator,
+        supports_struct_literal,
+        supports_empty_projections,
+        supports_nested_comments,
+        supports_multiline_comment_hints,
+        supports_user_host_grantee,
+        supports_string_escape_constant,
+        supports_array_typedef_with_brackets,
+        supports_match_against,
+        supports_set_names,
+        supports_comma_separated_set_assignments,
+        supports_filter_during_aggregation,
+        supports_select_wildcard_exclude,
+        supports_data_type_signed_suffix,
+        supports_interval_options,
+        supports_quote_delimited_string,
+        supports_select_wildcard_replace,
+        supports_select_wildcard_ilike,
+        supports_select_wildcard_rename,
+        supports_optimize_table,
+        supports_install,
+        supports_detach,
+        supports_prewhere,
+        supports_with_fill,
+        supports_limit_by,
+        supports_interpolate,
+        supports_settings,
+        supports_select_format,
+        supports_comment_optimizer_hint,
+        supports_constraint_keyword_without_name,
+        supports_key_column_option,
+        supports_comma_separated_trim,
+        supports_cte_without_as,
+        supports_select_item_multi_column_alias,
+        supports_xml_expressions,
+    );
+}
+
+/// Functions seslog evaluates leniently inside Trino's `try(...)`: each has a twin named
+/// `try_<name>` that gives NULL where the plain one fails (see `functions::register`).
+pub const LENIENT: &[&str] = &[
+    "from_iso8601_timestamp",
+    "from_iso8601_date",
+    "date_parse",
+    "parse_duration",
+    "json_extract",
+    "json_extract_scalar",
+    "regexp_extract",
+];
+
+/// Trino functions seslog does not have, with what to write instead.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "reduce",
+        "for sums and counts over an array use array_sum(transform(arr, x -> ...)) or cardinality(filter(arr, x -> ...))",
+    ),
+    (
+        "zip_with",
+        "CROSS JOIN UNNEST(a, b) AS t(x, y) pairs the elements of two arrays",
+    ),
+    (
+        "map_filter",
+        "CROSS JOIN UNNEST(map_keys(m), map_values(m)) AS t(k, v) WHERE ... gives the entries as rows",
+    ),
+    (
+        "transform_values",
+        "CROSS JOIN UNNEST(map_keys(m), map_values(m)) AS t(k, v) gives the entries as rows",
+    ),
+    (
+        "transform_keys",
+        "CROSS JOIN UNNEST(map_keys(m), map_values(m)) AS t(k, v) gives the entries as rows",
+    ),
+    (
+        "histogram",
+        "SELECT x, count(*) FROM ... GROUP BY x gives the same counts as rows",
+    ),
+    (
+        "map_agg",
+        "SELECT k, v ... GROUP BY k, or array_agg(k) and array_agg(v)",
+    ),
+    (
+        "multimap_agg",
+        "SELECT k, array_agg(v) FROM ... GROUP BY k",
+    ),
+    ("approx_set", "approx_distinct(x)"),
+    (
+        "format_datetime",
+        "date_format(ts, '%Y-%m-%d %H:%i:%s') (MySQL-style specifiers, as in Athena)",
+    ),
+    ("parse_datetime", "date_parse(s, '%Y-%m-%d %H:%i:%s')"),
+    (
+        "json_parse",
+        "json_extract(s, '$') or json_extract_scalar(s, '$.path') on the JSON text",
+    ),
+    ("json_format", "the JSON text itself (seslog keeps JSON as text)"),
+];
+
+/// Rewrites one parsed statement from Athena's SQL to what DataFusion plans.
+pub fn translate(statement: &mut DFStatement) -> Result<()> {
+    match statement {
+        DFStatement::Statement(s) => translate_sql(s),
+        DFStatement::Explain(explain) => translate(&mut explain.statement),
+        _ => Ok(()),
+    }
+}
+
+fn translate_sql(statement: &mut Statement) -> Result<()> {
+    if let Statement::Query(query) = statement {
+        name_columns(query);
+    }
+    match statement.visit(&mut Rewriter) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// Athena names a result column that is not a plain column reference `_col<position>`
+/// (`SELECT count(*)` gives `_col0`); scripts moved from Athena read those names.
+fn name_columns(query: &mut Query) {
+    let mut body = query.body.as_mut();
+    // A set operation takes its column names from its first SELECT.
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_mut();
+    }
+    let SetExpr::Select(select) = body else {
+        return;
+    };
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        if let SelectItem::UnnamedExpr(expr) = item
+            && !matches!(
+                expr,
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+            )
+        {
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias: Ident::new(format!("_col{i}")),
+            };
+        }
+    }
+}
+
+struct Rewriter;
+
+impl VisitorMut for Rewriter {
+    type Break = DataFusionError;
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<DataFusionError> {
+        match unnest_joins(select) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<DataFusionError> {
+        match rewrite_expr(expr) {
+            Ok(Some(new)) => {
+                *expr = new;
+                ControlFlow::Continue(())
+            }
+            Ok(None) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+fn unsupported(what: &str, instead: &str) -> DataFusionError {
+    DataFusionError::Plan(format!(
+        "{what} is Trino SQL that seslog does not support; instead: {instead}"
+    ))
+}
+
+fn parse_expr(sql: &str) -> Result<Expr> {
+    Ok(Parser::new(&AthenaDialect)
+        .try_with_sql(sql)?
+        .parse_expr()?)
+}
+
+fn parse_table_factor(sql: &str) -> Result<TableFactor> {
+    Ok(Parser::new(&AthenaDialect)
+        .try_with_sql(sql)?
+        .parse_table_factor()?)
+}
+
+/// The arguments of a plain call `f(a, b)` as SQL text; None for anything fancier
+/// (`DISTINCT`, `ORDER BY` inside, named arguments).
+fn plain_args(f: &Function) -> Option<Vec<String>> {
+    let FunctionArguments::List(list) = &f.args else {
+        return match f.args {
+            FunctionArguments::None => Some(vec![]),
+            _ => None,
+        };
+    };
+    if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+        return None;
+    }
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Trino function calls DataFusion spells differently. Returns the replacement, if any.
+fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
+    let Expr::Function(f) = expr else {
+        return Ok(None);
+    };
+    let name = f.name.to_string().to_lowercase();
+    if let Some((_, instead)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
+        return Err(unsupported(&format!("{name}()"), instead));
+    }
+    let renamed = match name.as_str() {
+        "filter" => Some("array_filter"),
+        "transform" => Some("array_transform"),
+        "arbitrary" => Some("any_value"),
+        "approx_percentile" => Some("approx_percentile_cont"),
+        _ => None,
+    };
+    if let Some(new) = renamed {
+        if name == "approx_percentile"
+            && let FunctionArguments::List(list) = &f.args
+            && list.args.iter().any(|a| {
+                matches!(
+                    a,
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(_)))
+                )
+            })
+        {
+            return Err(unsupported(
+                "approx_percentile(x, ARRAY[...])",
+                "one approx_percentile(x, p) per percentile",
+            ));
+        }
+        let mut f = f.clone();
+        f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(new)]);
+        return Ok(Some(Expr::Function(f)));
+    }
+    if name == "try" {
+        return try_expr(f).map(Some);
+    }
+    let Some(args) = plain_args(f) else {
+        return Ok(None);
+    };
+    let sql = match (name.as_str(), args.as_slice()) {
+        ("count_if", [p]) => format!("count(CASE WHEN {p} THEN 1 END)"),
+        ("max_by", [x, y]) => format!("first_value({x} ORDER BY {y} DESC NULLS LAST)"),
+        ("min_by", [x, y]) => format!("first_value({x} ORDER BY {y} ASC NULLS LAST)"),
+        ("max_by" | "min_by", _) => {
+            return Err(unsupported(
+                &format!("{name}(x, y, n)"),
+                "array_agg(x ORDER BY y DESC) and element_at/slicing for the first n",
+            ));
+        }
+        ("none_match", [a, l]) => format!("NOT any_match({a}, {l})"),
+        ("all_match", [a, l]) => match l.split_once(" -> ") {
+            Some((params, body)) => {
+                format!("NOT any_match({a}, {params} -> NOT coalesce({body}, false))")
+            }
+            None => return Ok(None),
+        },
+        ("to_unixtime", [t]) => format!("CAST(date_part('epoch', {t}) AS DOUBLE)"),
+        ("date", [x]) => format!("CAST({x} AS DATE)"),
+        (
+            "year" | "quarter" | "month" | "week" | "day" | "day_of_month" | "day_of_week"
+            | "dow" | "day_of_year" | "doy" | "hour" | "minute" | "second" | "millisecond",
+            [t],
+        ) => {
+            let part = match name.as_str() {
+                "day_of_month" => "day",
+                "day_of_week" | "dow" => "isodow",
+                "day_of_year" => "doy",
+                other => other,
+            };
+            // Trino's second() and millisecond() are whole numbers; date_part's
+            // 'second' has the fraction.
+            let (part, modulo) = match part {
+                "second" => ("second", ""),
+                "millisecond" => ("millisecond", " % 1000"),
+                other => (other, ""),
+            };
+            let cast = if part == "isodow" {
+                // DataFusion has no isodow: Sunday is 0 there, 7 in Trino.
+                format!("((CAST(date_part('dow', {t}) AS BIGINT) + 6) % 7 + 1)")
+            } else {
+                format!("(CAST(date_part('{part}', {t}) AS BIGINT){modulo})")
+            };
+            cast
+        }
+        _ => return Ok(None),
+    };
+    parse_expr(&sql).map(Some)
+}
+
+/// Trino's `try(e)`: NULL where `e` would fail. What fails in seslog's functions are
+/// casts (made `TRY_CAST`), division by zero (the divisor made NULL), and the parsing
+/// functions in [`LENIENT`] (their lenient twins).
+fn try_expr(f: &Function) -> Result<Expr> {
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(unsupported("try without an argument", "try(expression)"));
+    };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))] = list.args.as_slice() else {
+        return Err(unsupported(
+            "try with more than one argument",
+            "try(expression)",
+        ));
+    };
+    let mut inner = inner.clone();
+    let _ = visit_expressions_mut(&mut inner, |e| {
+        match e {
+            Expr::Cast { kind, .. } => *kind = CastKind::TryCast,
+            Expr::BinaryOp {
+                op: BinaryOperator::Divide | BinaryOperator::Modulo,
+                right,
+                ..
+            } => {
+                let divisor = right.to_string();
+                **right = parse_expr(&format!("nullif({divisor}, 0)")).expect("valid SQL");
+            }
+            Expr::Function(g) => {
+                let name = g.name.to_string().to_lowercase();
+                if LENIENT.contains(&name.as_str()) {
+                    g.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(
+                        format!("try_{name}"),
+                    )]);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(Expr::Nested(Box::new(inner)))
+}
+
+/// `FROM t CROSS JOIN UNNEST(a, b) [WITH ORDINALITY] AS u(x, y[, n])` (or `, UNNEST(...)`)
+/// becomes `FROM (SELECT t.*, unnest(a) AS x, unnest(b) AS y[, ordinal AS n] FROM t) AS t`:
+/// DataFusion unnests in a select list (zipping several arrays, as Trino does) but not as a
+/// lateral join on nested columns. References `u.x` become `x`.
+fn unnest_joins(select: &mut Select) -> Result<()> {
+    // A FROM that starts with UNNEST (`FROM UNNEST(ARRAY[1, 2]) AS t(x)`) is a table
+    // function DataFusion plans itself; only UNNESTs joined to a relation need the rewrite.
+    let joined = |t: &TableWithJoins| {
+        t.joins
+            .iter()
+            .any(|j| matches!(j.relation, TableFactor::UNNEST { .. }))
+    };
+    let needs_rewrite = match select.from.first() {
+        Some(first) if !matches!(first.relation, TableFactor::UNNEST { .. }) => {
+            joined(first)
+                || select.from[1..].iter().any(|t| {
+                    matches!(t.relation, TableFactor::UNNEST { .. }) || joined(t)
+                })
+        }
+        _ => false,
+    };
+    if !needs_rewrite {
+        return Ok(());
+    }
+    // Flatten `a, UNNEST(..)` and `a CROSS JOIN UNNEST(..)` into one sequence.
+    let mut from = std::mem::take(&mut select.from).into_iter();
+    let first = from.next().expect("a FROM with an UNNEST has a relation");
+    let mut base = first.relation;
+    let mut steps: Vec<(TableFactor, bool)> = first
+        .joins
+        .into_iter()
+        .map(|j| {
+            let cross = matches!(
+                j.join_operator,
+                JoinOperator::CrossJoin(JoinConstraint::None)
+            ) || matches!(
+                &j.join_operator,
+                JoinOperator::Inner(JoinConstraint::On(Expr::Value(v)))
+                    | JoinOperator::Join(JoinConstraint::On(Expr::Value(v)))
+                    if v.value == Value::Boolean(true)
+            );
+            (j.relation, cross)
+        })
+        .collect();
+    for more in from {
+        steps.push((more.relation, true));
+        if !more.joins.is_empty() {
+            return Err(unsupported(
+                "a JOIN after a comma-separated UNNEST",
+                "write the UNNEST with CROSS JOIN UNNEST(...) AS t(x), or move the JOIN into a subquery",
+            ));
+        }
+    }
+    let mut names: HashSet<String> = HashSet::new();
+    for (relation, cross) in steps {
+        let TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_offset,
+            with_ordinality,
+            ..
+        } = relation
+        else {
+            return Err(unsupported(
+                "a JOIN together with UNNEST in one FROM",
+                "do the UNNEST in a subquery (WITH u AS (SELECT ... FROM seslogs CROSS JOIN UNNEST(...) AS t(x))) and join that",
+            ));
+        };
+        if !cross {
+            return Err(unsupported(
+                "LEFT JOIN UNNEST (keeping rows whose array is empty)",
+                "CROSS JOIN UNNEST(...) AS t(x) drops rows with empty or NULL arrays; UNION ALL the rows WHERE cardinality(arr) = 0 to keep them",
+            ));
+        }
+        if with_offset {
+            return Err(unsupported(
+                "UNNEST ... WITH OFFSET",
+                "UNNEST(...) WITH ORDINALITY AS t(x, n)",
+            ));
+        }
+        let columns: Vec<String> = alias
+            .as_ref()
+            .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
+            .unwrap_or_default();
+        let wanted = array_exprs.len() + usize::from(with_ordinality);
+        if columns.len() != wanted {
+            let example = if array_exprs.len() == 1 && columns.len() == 2 {
+                "for a map, UNNEST(map_keys(m), map_values(m)) AS t(k, v); for an array of rows, UNNEST(arr) AS t(r) and then r.field"
+            } else {
+                "name one column per array (plus one for WITH ORDINALITY): UNNEST(arr) AS t(x)"
+            };
+            return Err(unsupported(
+                &format!(
+                    "UNNEST of {} array(s) with {} column name(s)",
+                    array_exprs.len(),
+                    columns.len()
+                ),
+                example,
+            ));
+        }
+        if let Some(a) = &alias {
+            names.insert(a.name.value.to_lowercase());
+        }
+        let qualifier = match &base {
+            TableFactor::Table { name, alias, .. } => alias
+                .as_ref()
+                .map(|a| a.name.to_string())
+                .unwrap_or_else(|| {
+                    name.0
+                        .last()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default()
+                }),
+            TableFactor::Derived {
+                alias: Some(alias), ..
+            } => alias.name.to_string(),
+            _ => {
+                return Err(unsupported(
+                    "UNNEST joined to an unnamed subquery",
+                    "give the subquery a name: FROM (SELECT ...) AS s CROSS JOIN UNNEST(s.arr) AS t(x)",
+                ));
+            }
+        };
+        let mut items = vec![format!("{qualifier}.*")];
+        for (e, c) in array_exprs.iter().zip(&columns) {
+            items.push(format!("unnest({e}) AS {c}"));
+        }
+        if with_ordinality {
+            let first = &array_exprs[0];
+            items.push(format!(
+                "unnest(range(1, CAST(cardinality({first}) AS BIGINT) + 1)) AS {}",
+                columns[array_exprs.len()]
+            ));
+        }
+        base = parse_table_factor(&format!(
+            "(SELECT {} FROM {base}) AS {qualifier}",
+            items.join(", ")
+        ))?;
+    }
+    select.from = vec![TableWithJoins {
+        relation: base,
+        joins: vec![],
+    }];
+    // `t.x` -> `x` for the UNNEST aliases, in this SELECT (subqueries included).
+    let _ = visit_expressions_mut(select, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() >= 2
+            && names.contains(&parts[0].value.to_lowercase())
+        {
+            let rest: Vec<Ident> = parts[1..].to_vec();
+            *e = if rest.len() == 1 {
+                Expr::Identifier(rest[0].clone())
+            } else {
+                Expr::CompoundIdentifier(rest)
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(())
+}
