@@ -170,6 +170,24 @@ pub enum Command {
     ///
     /// Example: seslog --source prod config
     Config,
+    /// Print the Athena `CREATE EXTERNAL TABLE` (partition projection from --layout) that
+    /// gives Athena the same `seslogs` table over the same objects.
+    ///
+    /// Example: seslog --layout 'partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/' athena-ddl --bucket s3://my-ses-logs/
+    AthenaDdl(AthenaDdlArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AthenaDdlArgs {
+    /// Where the objects are: s3://bucket[/prefix]. Default: --source, when it is on S3.
+    #[arg(long, value_name = "S3_URL")]
+    pub bucket: Option<String>,
+    /// The table name.
+    #[arg(long, default_value = "seslogs")]
+    pub table: String,
+    /// The first day partition projection offers (yyyy/MM/dd); the range ends at NOW.
+    #[arg(long, value_name = "DAY", default_value = "2020/01/01")]
+    pub first_day: String,
 }
 
 /// Whether each global setting came from a flag or the environment, as clap saw it.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod datetime;
+pub mod ddl;
 pub mod decode;
 pub mod derived;
 pub mod diagnostics;

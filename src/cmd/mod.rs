@@ -24,7 +24,7 @@ use crate::config::{Config, ProgressMode};
 use crate::diagnostics::Progress;
 use crate::engine::{Engine, user_error};
 use crate::output::{self, Printer};
-use crate::source::Source;
+use crate::source::{Location, Source};
 use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
 
@@ -118,10 +118,35 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
             output::print_settings(&config.settings, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::AthenaDdl(args) => athena_ddl(&args, config),
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }
     }
+}
+
+fn athena_ddl(args: &crate::cli::AthenaDdlArgs, config: &Config) -> Result<ExitCode> {
+    let location = match &args.bucket {
+        Some(url) => Location::parse(url).map_err(|e| UsageError(format!("--bucket: {e}")))?,
+        None => config.location.clone().ok_or_else(|| {
+            UsageError("athena-ddl needs the S3 location: --bucket s3://bucket[/prefix]".into())
+        })?,
+    };
+    let Location::S3 { bucket, prefix } = location else {
+        return Err(UsageError(
+            "athena-ddl needs an S3 location (Athena reads S3 only): --bucket s3://bucket[/prefix]"
+                .into(),
+        )
+        .into());
+    };
+    let url = match prefix.as_str() {
+        "" => format!("s3://{bucket}/"),
+        p => format!("s3://{bucket}/{p}/"),
+    };
+    let ddl = crate::ddl::create_table(&config.layout, &url, &args.table, &args.first_day)
+        .map_err(UsageError)?;
+    std::io::stdout().lock().write_all(ddl.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A bad flag value or a missing setting: exit code 2, like clap's own usage errors.
