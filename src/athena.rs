@@ -12,8 +12,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, TableWithJoins, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    Ident, JoinConstraint, JoinOperator, LambdaFunction, OneOrManyWithParens, Query, Select,
+    SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
 use datafusion::sql::sqlparser::parser::Parser;
@@ -160,10 +161,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "map_agg",
         "SELECT k, v ... GROUP BY k, or array_agg(k) and array_agg(v)",
     ),
-    (
-        "multimap_agg",
-        "SELECT k, array_agg(v) FROM ... GROUP BY k",
-    ),
+    ("multimap_agg", "SELECT k, array_agg(v) FROM ... GROUP BY k"),
     ("approx_set", "approx_distinct(x)"),
     (
         "format_datetime",
@@ -174,7 +172,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "json_parse",
         "json_extract(s, '$') or json_extract_scalar(s, '$.path') on the JSON text",
     ),
-    ("json_format", "the JSON text itself (seslog keeps JSON as text)"),
+    (
+        "json_format",
+        "the JSON text itself (seslog keeps JSON as text)",
+    ),
 ];
 
 /// Rewrites one parsed statement from Athena's SQL to what DataFusion plans.
@@ -209,10 +210,7 @@ fn name_columns(query: &mut Query) {
     };
     for (i, item) in select.projection.iter_mut().enumerate() {
         if let SelectItem::UnnamedExpr(expr) = item
-            && !matches!(
-                expr,
-                Expr::Identifier(_) | Expr::CompoundIdentifier(_)
-            )
+            && !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
         {
             *item = SelectItem::ExprWithAlias {
                 expr: expr.clone(),
@@ -287,6 +285,9 @@ fn plain_args(f: &Function) -> Option<Vec<String>> {
 
 /// Trino function calls DataFusion spells differently. Returns the replacement, if any.
 fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
+    if let Expr::Lambda(lambda) = expr {
+        return lambda_fields(lambda).map(Some);
+    }
     let Expr::Function(f) = expr else {
         return Ok(None);
     };
@@ -346,8 +347,8 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
         ("to_unixtime", [t]) => format!("CAST(date_part('epoch', {t}) AS DOUBLE)"),
         ("date", [x]) => format!("CAST({x} AS DATE)"),
         (
-            "year" | "quarter" | "month" | "week" | "day" | "day_of_month" | "day_of_week"
-            | "dow" | "day_of_year" | "doy" | "hour" | "minute" | "second" | "millisecond",
+            "year" | "quarter" | "month" | "week" | "day" | "day_of_month" | "day_of_week" | "dow"
+            | "day_of_year" | "doy" | "hour" | "minute" | "second" | "millisecond",
             [t],
         ) => {
             let part = match name.as_str() {
@@ -358,22 +359,57 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
             };
             // Trino's second() and millisecond() are whole numbers; date_part's
             // 'second' has the fraction.
-            let (part, modulo) = match part {
-                "second" => ("second", ""),
-                "millisecond" => ("millisecond", " % 1000"),
-                other => (other, ""),
-            };
-            let cast = if part == "isodow" {
+            let modulo = if part == "millisecond" { " % 1000" } else { "" };
+            if part == "isodow" {
                 // DataFusion has no isodow: Sunday is 0 there, 7 in Trino.
                 format!("((CAST(date_part('dow', {t}) AS BIGINT) + 6) % 7 + 1)")
             } else {
                 format!("(CAST(date_part('{part}', {t}) AS BIGINT){modulo})")
-            };
-            cast
+            }
         }
         _ => return Ok(None),
     };
     parse_expr(&sql).map(Some)
+}
+
+fn lambda_params(lambda: &LambdaFunction) -> Vec<String> {
+    let params = match &lambda.params {
+        OneOrManyWithParens::One(p) => std::slice::from_ref(p),
+        OneOrManyWithParens::Many(ps) => ps.as_slice(),
+    };
+    params.iter().map(|p| p.name.value.to_lowercase()).collect()
+}
+
+/// Inside a lambda, `x.field` on the lambda's parameter becomes `x['field']`: DataFusion
+/// resolves dotted names against tables only.
+fn lambda_fields(lambda: &LambdaFunction) -> Result<Expr> {
+    let params = lambda_params(lambda);
+    let mut lambda = lambda.clone();
+    let mut failed = None;
+    let _ = visit_expressions_mut(&mut *lambda.body, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() >= 2
+            && params.contains(&parts[0].value.to_lowercase())
+        {
+            let mut sql = parts[0].to_string();
+            for field in &parts[1..] {
+                let name = match field.quote_style {
+                    Some(_) => field.value.clone(),
+                    None => field.value.to_lowercase(),
+                };
+                sql.push_str(&format!("['{}']", name.replace('\'', "''")));
+            }
+            match parse_expr(&sql) {
+                Ok(new) => *e = new,
+                Err(err) => failed = Some(err),
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    Ok(Expr::Lambda(lambda))
 }
 
 /// Trino's `try(e)`: NULL where `e` would fail. What fails in seslog's functions are
@@ -431,9 +467,9 @@ fn unnest_joins(select: &mut Select) -> Result<()> {
     let needs_rewrite = match select.from.first() {
         Some(first) if !matches!(first.relation, TableFactor::UNNEST { .. }) => {
             joined(first)
-                || select.from[1..].iter().any(|t| {
-                    matches!(t.relation, TableFactor::UNNEST { .. }) || joined(t)
-                })
+                || select.from[1..]
+                    .iter()
+                    .any(|t| matches!(t.relation, TableFactor::UNNEST { .. }) || joined(t))
         }
         _ => false,
     };
@@ -523,12 +559,7 @@ fn unnest_joins(select: &mut Select) -> Result<()> {
             TableFactor::Table { name, alias, .. } => alias
                 .as_ref()
                 .map(|a| a.name.to_string())
-                .unwrap_or_else(|| {
-                    name.0
-                        .last()
-                        .map(|p| p.to_string())
-                        .unwrap_or_default()
-                }),
+                .unwrap_or_else(|| name.0.last().map(|p| p.to_string()).unwrap_or_default()),
             TableFactor::Derived {
                 alias: Some(alias), ..
             } => alias.name.to_string(),
@@ -559,7 +590,16 @@ fn unnest_joins(select: &mut Select) -> Result<()> {
         relation: base,
         joins: vec![],
     }];
-    // `t.x` -> `x` for the UNNEST aliases, in this SELECT (subqueries included).
+    // `t.x` -> `x` for the UNNEST aliases, in this SELECT (subqueries included); a lambda
+    // parameter of the same name shadows the alias, as in Trino.
+    let _ = visit_expressions_mut(select, |e| {
+        if let Expr::Lambda(l) = e {
+            for p in lambda_params(l) {
+                names.remove(&p);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
     let _ = visit_expressions_mut(select, |e| {
         if let Expr::CompoundIdentifier(parts) = e
             && parts.len() >= 2

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{
-    DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone,
-    Weekday,
+    DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Weekday,
 };
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
@@ -51,7 +50,10 @@ pub fn functions() -> Vec<RowUdf> {
         RowUdf::new(
             "date_format",
             |t| match t {
-                [x, f] => Ok(vec![temporal(x)?, strings(&[f.clone()], &["format"])?[0].clone()]),
+                [x, f] => Ok(vec![
+                    temporal(x)?,
+                    strings(std::slice::from_ref(f), &["format"])?[0].clone(),
+                ]),
                 _ => plan_err!("takes (timestamp, format)"),
             },
             |_| Ok(DataType::Utf8),
@@ -73,14 +75,18 @@ pub fn functions() -> Vec<RowUdf> {
         RowUdf::new(
             "parse_duration",
             |t| strings(t, &["string"]),
-            |_| Ok(DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano)),
+            |_| {
+                Ok(DataType::Interval(
+                    datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
+                ))
+            },
             |a, _| parse_duration(text(&a[0])?),
         ),
         RowUdf::new(
             "date_add",
             |t| match t {
                 [u, n, x] if n.is_integer() || n.is_null() => Ok(vec![
-                    strings(&[u.clone()], &["unit"])?[0].clone(),
+                    strings(std::slice::from_ref(u), &["unit"])?[0].clone(),
                     DataType::Int64,
                     temporal(x)?,
                 ]),
@@ -98,7 +104,7 @@ pub fn functions() -> Vec<RowUdf> {
             "date_diff",
             |t| match t {
                 [u, a, b] => Ok(vec![
-                    strings(&[u.clone()], &["unit"])?[0].clone(),
+                    strings(std::slice::from_ref(u), &["unit"])?[0].clone(),
                     temporal(a)?,
                     temporal(b)?,
                 ]),
@@ -199,7 +205,13 @@ impl When {
             }
             Unit::Micros(per) => self
                 .local()
-                .checked_add_signed(TimeDelta::microseconds(n.checked_mul(per).ok_or_else(overflow)?))
+                .checked_add_signed(TimeDelta::microseconds(
+                    n.checked_mul(per).ok_or_else(overflow)?,
+                ))
+                .ok_or_else(overflow)?,
+            Unit::Days(per) => self
+                .local()
+                .checked_add_signed(TimeDelta::days(n.checked_mul(per).ok_or_else(overflow)?))
                 .ok_or_else(overflow)?,
             Unit::Months(per) => {
                 let months = n.checked_mul(per).ok_or_else(overflow)?;
@@ -222,7 +234,10 @@ impl When {
                     .from_local_datetime(&moved)
                     .earliest()
                     .ok_or_else(overflow)?;
-                ScalarValue::TimestampMicrosecond(Some(at.timestamp_micros()), Some(Arc::clone(name)))
+                ScalarValue::TimestampMicrosecond(
+                    Some(at.timestamp_micros()),
+                    Some(Arc::clone(name)),
+                )
             }
             When::Date(_) => date_value(moved.date()),
         })
@@ -233,6 +248,7 @@ impl When {
 #[derive(Debug, Clone, Copy)]
 enum Unit {
     Micros(i64),
+    Days(i64),
     Months(i64),
 }
 
@@ -242,8 +258,8 @@ fn unit(name: &str) -> Result<Unit> {
         "second" => Unit::Micros(1_000_000),
         "minute" => Unit::Micros(60_000_000),
         "hour" => Unit::Micros(3_600_000_000),
-        "day" => Unit::Micros(86_400_000_000),
-        "week" => Unit::Micros(7 * 86_400_000_000),
+        "day" => Unit::Days(1),
+        "week" => Unit::Days(7),
         "month" => Unit::Months(1),
         "quarter" => Unit::Months(3),
         "year" => Unit::Months(12),
@@ -259,13 +275,11 @@ fn unit(name: &str) -> Result<Unit> {
 /// `date_diff`: whole units from `a` to `b`, truncated toward zero.
 fn diff(unit: Unit, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     match unit {
-        Unit::Micros(per) => {
-            let micros = (b - a).num_microseconds().unwrap_or(i64::MAX);
-            micros / per
-        }
+        Unit::Micros(per) => (b - a).num_microseconds().unwrap_or(i64::MAX) / per,
+        Unit::Days(per) => (b - a).num_microseconds().unwrap_or(i64::MAX) / (per * 86_400_000_000),
         Unit::Months(per) => {
-            let mut months = i64::from(b.year() - a.year()) * 12 + i64::from(b.month())
-                - i64::from(a.month());
+            let mut months =
+                i64::from(b.year() - a.year()) * 12 + i64::from(b.month()) - i64::from(a.month());
             // A month is complete only once the day and time of month are reached.
             let rest = |t: NaiveDateTime| (t.day(), t.time());
             if months > 0 && rest(b) < rest(a) {
@@ -328,8 +342,11 @@ fn parse_iso8601_date(s: &str) -> Result<NaiveDate> {
     if let Some((year, day)) = t.split_once('-')
         && day.len() == 3
     {
-        return NaiveDate::from_yo_opt(year.parse().map_err(|_| bad())?, day.parse().map_err(|_| bad())?)
-            .ok_or_else(bad);
+        return NaiveDate::from_yo_opt(
+            year.parse().map_err(|_| bad())?,
+            day.parse().map_err(|_| bad())?,
+        )
+        .ok_or_else(bad);
     }
     Err(bad())
 }
@@ -405,8 +422,7 @@ fn mysql_format(format: &str) -> Result<String> {
 /// `parse_duration('3.5m')`: a day-to-second interval, to the millisecond, as in Trino.
 fn parse_duration(s: &str) -> Result<ScalarValue> {
     let parsed = with_regex(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$", |re| {
-        re.captures(s)
-            .map(|c| (c[1].to_string(), c[2].to_string()))
+        re.captures(s).map(|c| (c[1].to_string(), c[2].to_string()))
     })?;
     let Some((number, unit)) = parsed else {
         return exec_err!("{s:?} is not a duration (like '3.5m', '42ms', '2 h')");
@@ -419,15 +435,22 @@ fn parse_duration(s: &str) -> Result<ScalarValue> {
         "m" => 60e9,
         "h" => 3600e9,
         "d" => 86400e9,
-        other => return exec_err!("unknown duration unit '{other}' in {s:?}: use ns, us, ms, s, m, h or d"),
+        other => {
+            return exec_err!(
+                "unknown duration unit '{other}' in {s:?}: use ns, us, ms, s, m, h or d"
+            );
+        }
     };
     let value: f64 = number.parse().expect("the pattern matched digits");
     let millis = (value * nanos_per / 1e6).round() as i64;
     let days = millis / 86_400_000;
     let rest = millis % 86_400_000;
-    Ok(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
-        0,
-        i32::try_from(days).map_err(|_| DataFusionError::Execution(format!("{s:?} is too long")))?,
-        rest * 1_000_000,
-    ))))
+    Ok(ScalarValue::IntervalMonthDayNano(Some(
+        IntervalMonthDayNano::new(
+            0,
+            i32::try_from(days)
+                .map_err(|_| DataFusionError::Execution(format!("{s:?} is too long")))?,
+            rest * 1_000_000,
+        ),
+    )))
 }

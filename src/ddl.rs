@@ -337,7 +337,10 @@ mod tests {
             ),
             (
                 "partitioned/!{partitionKeyFromQuery:SenderIdentity}/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd/HH}/",
-                vec![("sender_identity", "shop.example.com"), ("event_type", "Bounce")],
+                vec![
+                    ("sender_identity", "shop.example.com"),
+                    ("event_type", "Bounce"),
+                ],
             ),
             (
                 "events/type=!{partitionKeyFromQuery:EventType}/dt=!{timestamp:yyyy}-!{timestamp:MM}-!{timestamp:dd}/",

@@ -25,13 +25,24 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(ElementAt::new()));
     ctx.register_udf(ScalarUDF::from(Contains::new()));
     let mut row_functions = vec![
-        RowUdf::new("regexp_extract", regexp_types, |_| Ok(DataType::Utf8), regexp_extract),
-        RowUdf::new("json_extract_scalar", json_types, |_| Ok(DataType::Utf8), |a, _| {
-            json_extract(a, true)
-        }),
-        RowUdf::new("json_extract", json_types, |_| Ok(DataType::Utf8), |a, _| {
-            json_extract(a, false)
-        }),
+        RowUdf::new(
+            "regexp_extract",
+            regexp_types,
+            |_| Ok(DataType::Utf8),
+            regexp_extract,
+        ),
+        RowUdf::new(
+            "json_extract_scalar",
+            json_types,
+            |_| Ok(DataType::Utf8),
+            |a, _| json_extract(a, true),
+        ),
+        RowUdf::new(
+            "json_extract",
+            json_types,
+            |_| Ok(DataType::Utf8),
+            |a, _| json_extract(a, false),
+        ),
     ];
     row_functions.extend(datetime::functions());
     for f in row_functions {
@@ -140,7 +151,10 @@ impl ScalarUDFImpl for RowUdf {
                     Err(_) if self.lenient => ScalarValue::try_from(&returns)?,
                     Err(e) => {
                         let name = self.name.as_str();
-                        return Err(DataFusionError::Execution(format!("{name}: {}", message(e))));
+                        return Err(DataFusionError::Execution(format!(
+                            "{name}: {}",
+                            message(e)
+                        )));
                     }
                 }
             };
@@ -251,7 +265,10 @@ fn regexp_extract(args: &[ScalarValue], _: &DataType) -> Result<ScalarValue> {
 
 fn json_types(arg_types: &[DataType]) -> Result<Vec<DataType>> {
     if let [t, _] = arg_types
-        && matches!(t, DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _))
+        && matches!(
+            t,
+            DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _)
+        )
     {
         let kind = match t {
             DataType::Struct(_) => "a struct",
@@ -359,10 +376,9 @@ impl ScalarUDFImpl for Contains {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
-            [DataType::List(f) | DataType::LargeList(f), _] => Ok(vec![
-                DataType::List(Arc::clone(f)),
-                f.data_type().clone(),
-            ]),
+            [DataType::List(f) | DataType::LargeList(f), _] => {
+                Ok(vec![DataType::List(Arc::clone(f)), f.data_type().clone()])
+            }
             [a, b] if is_string(a) && is_string(b) => Ok(vec![DataType::Utf8, DataType::Utf8]),
             _ => plan_err!(
                 "contains takes (array, element) or (string, substring), not ({})",

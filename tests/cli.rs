@@ -999,3 +999,6 @@ mod output;
 
 #[path = "cli/terminal.rs"]
 mod terminal;
+
+#[path = "cli/athena.rs"]
+mod athena;
