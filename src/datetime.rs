@@ -353,17 +353,19 @@ fn parse_iso8601_date(s: &str) -> Result<NaiveDate> {
 
 fn date_parse(s: &str, format: &str) -> Result<NaiveDateTime> {
     let mut f = mysql_format(format)?;
-    // chrono wants an hour and a minute to make a time; Trino takes the ones a format
-    // leaves out as zero.
+    // chrono wants a month, a day, an hour and a minute to make a time; Trino takes the
+    // ones a format leaves out as January, the 1st, and zero.
     let mut s = s.to_string();
-    let has = |f: &str, specs: &[&str]| specs.iter().any(|x| f.contains(x));
-    if !has(&f, &["%H", "%-H", "%I", "%-I"]) {
-        s.push_str(" 00");
-        f.push_str(" %H");
-    }
-    if !has(&f, &["%M"]) {
-        s.push_str(" 00");
-        f.push_str(" %M");
+    for (specs, default, spec) in [
+        (&["%m", "%-m", "%b", "%B", "%j"][..], "01", "%m"),
+        (&["%d", "%-d", "%j"][..], "01", "%d"),
+        (&["%H", "%-H", "%I", "%-I"][..], "00", "%H"),
+        (&["%M"][..], "00", "%M"),
+    ] {
+        if !specs.iter().any(|x| f.contains(x)) {
+            s.push_str(&format!(" {default}"));
+            f.push_str(&format!(" {spec}"));
+        }
     }
     if let Ok(t) = NaiveDateTime::parse_from_str(&s, &f) {
         return Ok(t);

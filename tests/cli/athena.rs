@@ -73,6 +73,7 @@ fn trino_functions_give_documented_values() {
             "date_parse('2024-11-05 10:15:02', '%Y-%m-%d %H:%i:%s')",
             "2024-11-05T10:15:02",
         ),
+        ("date_parse('2024', '%Y')", "2024-01-01T00:00:00"),
         (
             "from_iso8601_timestamp('2020-05-11T11:15:05')",
             "2020-05-11T11:15:05Z",
