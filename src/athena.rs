@@ -263,8 +263,12 @@ fn parse_table_factor(sql: &str) -> Result<TableFactor> {
 }
 
 /// The arguments of a plain call `f(a, b)` as SQL text; None for anything fancier
-/// (`DISTINCT`, `ORDER BY` inside, named arguments).
+/// (`DISTINCT`, `ORDER BY` inside, named arguments, `FILTER`, `OVER`), which the text
+/// rewrites would otherwise drop.
 fn plain_args(f: &Function) -> Option<Vec<String>> {
+    if f.over.is_some() || f.filter.is_some() || f.null_treatment.is_some() {
+        return None;
+    }
     let FunctionArguments::List(list) = &f.args else {
         return match f.args {
             FunctionArguments::None => Some(vec![]),
@@ -282,6 +286,31 @@ fn plain_args(f: &Function) -> Option<Vec<String>> {
         })
         .collect()
 }
+
+/// Functions `rewrite_expr` turns into other SQL text.
+const REWRITTEN: &[&str] = &[
+    "count_if",
+    "max_by",
+    "min_by",
+    "none_match",
+    "all_match",
+    "to_unixtime",
+    "date",
+    "year",
+    "quarter",
+    "month",
+    "week",
+    "day",
+    "day_of_month",
+    "day_of_week",
+    "dow",
+    "day_of_year",
+    "doy",
+    "hour",
+    "minute",
+    "second",
+    "millisecond",
+];
 
 /// Trino function calls DataFusion spells differently. Returns the replacement, if any.
 fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
@@ -325,6 +354,13 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
         return try_expr(f).map(Some);
     }
     let Some(args) = plain_args(f) else {
+        if REWRITTEN.contains(&name.as_str()) {
+            return Err(unsupported(
+                &format!("{name}(...) with DISTINCT, ORDER BY, FILTER or OVER"),
+                "the DataFusion form, which takes those clauses: count_if(p) is \
+                 count(CASE WHEN p THEN 1 END), max_by(x, y) is first_value(x ORDER BY y DESC)",
+            ));
+        }
         return Ok(None);
     };
     let sql = match (name.as_str(), args.as_slice()) {

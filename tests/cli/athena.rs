@@ -250,6 +250,11 @@ fn unsupported_trino_says_what_to_write_instead() {
             "mail.commonheaders.subject",
         ),
         (
+            "SELECT count_if(event_type = 'Send') FILTER (WHERE day > '2024/11/01') FROM seslogs",
+            "count_if(...) with DISTINCT, ORDER BY, FILTER or OVER",
+            "count(CASE WHEN p THEN 1 END)",
+        ),
+        (
             "SELECT date_format(TIMESTAMP '2024-11-05 10:15:02', '%Q')",
             "date_format: format specifier %Q",
             "not supported",
