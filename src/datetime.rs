@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 
-use crate::functions::{RowUdf, strings, text, with_regex};
+use crate::functions::{RowUdf, string, strings, text, with_regex};
 
 pub fn functions() -> Vec<RowUdf> {
     vec![
@@ -50,10 +50,7 @@ pub fn functions() -> Vec<RowUdf> {
         RowUdf::new(
             "date_format",
             |t| match t {
-                [x, f] => Ok(vec![
-                    temporal(x)?,
-                    strings(std::slice::from_ref(f), &["format"])?[0].clone(),
-                ]),
+                [x, f] => Ok(vec![temporal(x)?, string(f, "format")?]),
                 _ => plan_err!("takes (timestamp, format)"),
             },
             |_| Ok(DataType::Utf8),
@@ -85,11 +82,9 @@ pub fn functions() -> Vec<RowUdf> {
         RowUdf::new(
             "date_add",
             |t| match t {
-                [u, n, x] if n.is_integer() || n.is_null() => Ok(vec![
-                    strings(std::slice::from_ref(u), &["unit"])?[0].clone(),
-                    DataType::Int64,
-                    temporal(x)?,
-                ]),
+                [u, n, x] if n.is_integer() || n.is_null() => {
+                    Ok(vec![string(u, "unit")?, DataType::Int64, temporal(x)?])
+                }
                 _ => plan_err!("takes (unit, integer, timestamp or date)"),
             },
             |t| Ok(t[2].clone()),
@@ -97,17 +92,13 @@ pub fn functions() -> Vec<RowUdf> {
                 let ScalarValue::Int64(Some(n)) = a[1] else {
                     return exec_err!("the amount must be an integer");
                 };
-                When::of(&a[2])?.add(unit(text(&a[0])?)?, n)
+                When::of(&a[2])?.add(text(&a[0])?, n)
             },
         ),
         RowUdf::new(
             "date_diff",
             |t| match t {
-                [u, a, b] => Ok(vec![
-                    strings(std::slice::from_ref(u), &["unit"])?[0].clone(),
-                    temporal(a)?,
-                    temporal(b)?,
-                ]),
+                [u, a, b] => Ok(vec![string(u, "unit")?, temporal(a)?, temporal(b)?]),
                 _ => plan_err!("takes (unit, from, to)"),
             },
             |_| Ok(DataType::Int64),
@@ -197,21 +188,19 @@ impl When {
     }
 
     /// `date_add`: the same kind of value, moved by `n` units of wall-clock time.
-    fn add(&self, unit: Unit, n: i64) -> Result<ScalarValue> {
-        let overflow = || DataFusionError::Execution(format!("{n} {unit:?} is out of range"));
-        let moved = match unit {
-            Unit::Micros(_) if matches!(self, When::Date(_)) => {
-                return exec_err!("cannot add {unit:?} to a date; cast it to a timestamp first");
+    fn add(&self, unit_name: &str, n: i64) -> Result<ScalarValue> {
+        let overflow = || DataFusionError::Execution(format!("{n} {unit_name}(s) is out of range"));
+        let moved = match unit(unit_name)? {
+            Unit::Micros(per) if per % DAY != 0 && matches!(self, When::Date(_)) => {
+                return exec_err!(
+                    "cannot add a {unit_name} to a date; cast it to a timestamp first"
+                );
             }
             Unit::Micros(per) => self
                 .local()
                 .checked_add_signed(TimeDelta::microseconds(
                     n.checked_mul(per).ok_or_else(overflow)?,
                 ))
-                .ok_or_else(overflow)?,
-            Unit::Days(per) => self
-                .local()
-                .checked_add_signed(TimeDelta::days(n.checked_mul(per).ok_or_else(overflow)?))
                 .ok_or_else(overflow)?,
             Unit::Months(per) => {
                 let months = n.checked_mul(per).ok_or_else(overflow)?;
@@ -248,9 +237,11 @@ impl When {
 #[derive(Debug, Clone, Copy)]
 enum Unit {
     Micros(i64),
-    Days(i64),
     Months(i64),
 }
+
+/// A day in microseconds: days and weeks are fixed lengths of wall-clock time.
+const DAY: i64 = 86_400_000_000;
 
 fn unit(name: &str) -> Result<Unit> {
     Ok(match name.to_lowercase().as_str() {
@@ -258,8 +249,8 @@ fn unit(name: &str) -> Result<Unit> {
         "second" => Unit::Micros(1_000_000),
         "minute" => Unit::Micros(60_000_000),
         "hour" => Unit::Micros(3_600_000_000),
-        "day" => Unit::Days(1),
-        "week" => Unit::Days(7),
+        "day" => Unit::Micros(DAY),
+        "week" => Unit::Micros(7 * DAY),
         "month" => Unit::Months(1),
         "quarter" => Unit::Months(3),
         "year" => Unit::Months(12),
@@ -276,7 +267,6 @@ fn unit(name: &str) -> Result<Unit> {
 fn diff(unit: Unit, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     match unit {
         Unit::Micros(per) => (b - a).num_microseconds().unwrap_or(i64::MAX) / per,
-        Unit::Days(per) => (b - a).num_microseconds().unwrap_or(i64::MAX) / (per * 86_400_000_000),
         Unit::Months(per) => {
             let mut months =
                 i64::from(b.year() - a.year()) * 12 + i64::from(b.month()) - i64::from(a.month());

@@ -195,22 +195,29 @@ pub fn strings(arg_types: &[DataType], names: &[&str]) -> Result<Vec<DataType>> 
     if arg_types.len() != names.len() {
         return plan_err!("takes ({})", names.join(", "));
     }
-    for (t, n) in arg_types.iter().zip(names) {
-        if !is_string(t) {
-            return plan_err!("{n} must be a string (varchar), not {t}");
-        }
+    arg_types
+        .iter()
+        .zip(names)
+        .map(|(t, n)| string(t, n))
+        .collect()
+}
+
+/// Checks that the argument `name` is a string (or NULL) and asks for Utf8.
+pub fn string(arg_type: &DataType, name: &str) -> Result<DataType> {
+    if !is_string(arg_type) {
+        return plan_err!("{name} must be a string (varchar), not {arg_type}");
     }
-    Ok(vec![DataType::Utf8; names.len()])
+    Ok(DataType::Utf8)
 }
 
 fn regexp_types(arg_types: &[DataType]) -> Result<Vec<DataType>> {
     match arg_types {
         [_, _] => strings(arg_types, &["string", "pattern"]),
-        [s, p, g] if g.is_integer() || g.is_null() => {
-            let mut t = strings(&[s.clone(), p.clone()], &["string", "pattern"])?;
-            t.push(DataType::Int64);
-            Ok(t)
-        }
+        [s, p, g] if g.is_integer() || g.is_null() => Ok(vec![
+            string(s, "string")?,
+            string(p, "pattern")?,
+            DataType::Int64,
+        ]),
         _ => plan_err!("takes (string, pattern) or (string, pattern, group)"),
     }
 }
