@@ -287,15 +287,9 @@ fn plain_args(f: &Function) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Functions `rewrite_expr` turns into other SQL text.
-const REWRITTEN: &[&str] = &[
-    "count_if",
-    "max_by",
-    "min_by",
-    "none_match",
-    "all_match",
-    "to_unixtime",
-    "date",
+/// Trino's date-part functions (`hour(ts)`, ...), which `rewrite_expr` turns into
+/// `date_part`.
+const DATE_PARTS: &[&str] = &[
     "year",
     "quarter",
     "month",
@@ -311,6 +305,21 @@ const REWRITTEN: &[&str] = &[
     "second",
     "millisecond",
 ];
+
+/// The other functions `rewrite_expr` turns into other SQL text.
+const REWRITTEN: &[&str] = &[
+    "count_if",
+    "max_by",
+    "min_by",
+    "none_match",
+    "all_match",
+    "to_unixtime",
+    "date",
+];
+
+fn rename(f: &mut Function, name: &str) {
+    f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(name)]);
+}
 
 /// Trino function calls DataFusion spells differently. Returns the replacement, if any.
 fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
@@ -347,14 +356,14 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
             ));
         }
         let mut f = f.clone();
-        f.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(new)]);
+        rename(&mut f, new);
         return Ok(Some(Expr::Function(f)));
     }
     if name == "try" {
         return try_expr(f).map(Some);
     }
     let Some(args) = plain_args(f) else {
-        if REWRITTEN.contains(&name.as_str()) {
+        if REWRITTEN.contains(&name.as_str()) || DATE_PARTS.contains(&name.as_str()) {
             return Err(unsupported(
                 &format!("{name}(...) with DISTINCT, ORDER BY, FILTER or OVER"),
                 "the DataFusion form, which takes those clauses: count_if(p) is \
@@ -382,26 +391,20 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
         },
         ("to_unixtime", [t]) => format!("CAST(date_part('epoch', {t}) AS DOUBLE)"),
         ("date", [x]) => format!("CAST({x} AS DATE)"),
-        (
-            "year" | "quarter" | "month" | "week" | "day" | "day_of_month" | "day_of_week" | "dow"
-            | "day_of_year" | "doy" | "hour" | "minute" | "second" | "millisecond",
-            [t],
-        ) => {
-            let part = match name.as_str() {
+        ("day_of_week" | "dow", [t]) => {
+            // DataFusion's dow has Sunday 0; Trino's is ISO, Sunday 7.
+            format!("((CAST(date_part('dow', {t}) AS BIGINT) + 6) % 7 + 1)")
+        }
+        (part, [t]) if DATE_PARTS.contains(&part) => {
+            let part = match part {
                 "day_of_month" => "day",
-                "day_of_week" | "dow" => "isodow",
                 "day_of_year" => "doy",
                 other => other,
             };
-            // Trino's second() and millisecond() are whole numbers; date_part's
-            // 'second' has the fraction.
+            // Trino's second() and millisecond() are whole numbers; date_part's have the
+            // fraction (millisecond counts the seconds too).
             let modulo = if part == "millisecond" { " % 1000" } else { "" };
-            if part == "isodow" {
-                // DataFusion has no isodow: Sunday is 0 there, 7 in Trino.
-                format!("((CAST(date_part('dow', {t}) AS BIGINT) + 6) % 7 + 1)")
-            } else {
-                format!("(CAST(date_part('{part}', {t}) AS BIGINT){modulo})")
-            }
+            format!("(CAST(date_part('{part}', {t}) AS BIGINT){modulo})")
         }
         _ => return Ok(None),
     };
@@ -476,9 +479,7 @@ fn try_expr(f: &Function) -> Result<Expr> {
             Expr::Function(g) => {
                 let name = g.name.to_string().to_lowercase();
                 if LENIENT.contains(&name.as_str()) {
-                    g.name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(
-                        format!("try_{name}"),
-                    )]);
+                    rename(g, &format!("try_{name}"));
                 }
             }
             _ => {}
