@@ -43,16 +43,6 @@ pub struct Projection {
     pub properties: Vec<(String, String)>,
 }
 
-/// Java `DateTimeFormatter` letters for a time part.
-fn java_pattern(part: TimePart) -> &'static str {
-    match part {
-        TimePart::Year => "yyyy",
-        TimePart::Month => "MM",
-        TimePart::Day => "dd",
-        TimePart::Hour => "HH",
-    }
-}
-
 /// Literal text inside a Java date pattern: letters must be quoted (`'month='`).
 fn java_literal(text: &str) -> String {
     if text.chars().any(|c| c.is_ascii_alphabetic() || c == '\'') {
@@ -91,7 +81,7 @@ pub fn projection(layout: &FirehoseLayout, first_day: &str) -> Result<Projection
             && (first..=last).contains(&i)
         {
             match token {
-                Token::Time(p) => day_format.push_str(java_pattern(*p)),
+                Token::Time(p) => day_format.push_str(p.pattern()),
                 Token::Literal(text) => day_format.push_str(&java_literal(text)),
                 Token::Key(k) => {
                     return Err(format!(

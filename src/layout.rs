@@ -23,6 +23,17 @@ pub enum TimePart {
 }
 
 impl TimePart {
+    /// The letters of the part in a Java date pattern, as Firehose's `!{timestamp:...}`
+    /// and Athena's date projection write it.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            TimePart::Year => "yyyy",
+            TimePart::Month => "MM",
+            TimePart::Day => "dd",
+            TimePart::Hour => "HH",
+        }
+    }
+
     fn width(self) -> usize {
         match self {
             TimePart::Year => 4,
