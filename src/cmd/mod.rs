@@ -132,17 +132,15 @@ fn athena_ddl(args: &crate::cli::AthenaDdlArgs, config: &Config) -> Result<ExitC
             UsageError("athena-ddl needs the S3 location: --bucket s3://bucket[/prefix]".into())
         })?,
     };
-    let Location::S3 { bucket, prefix } = location else {
+    if !matches!(location, Location::S3 { .. }) {
         return Err(UsageError(
             "athena-ddl needs an S3 location (Athena reads S3 only): --bucket s3://bucket[/prefix]"
                 .into(),
         )
         .into());
-    };
-    let url = match prefix.as_str() {
-        "" => format!("s3://{bucket}/"),
-        p => format!("s3://{bucket}/{p}/"),
-    };
+    }
+    // Location displays as s3://bucket[/prefix]; Athena's LOCATION is a folder.
+    let url = format!("{location}/");
     let ddl = crate::ddl::create_table(&config.layout, &url, &args.table, &args.first_day)
         .map_err(UsageError)?;
     std::io::stdout().lock().write_all(ddl.as_bytes())?;
