@@ -70,6 +70,34 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub strict: bool,
 
+    /// Keep the records of a gzip object whose checksum fails (they may hold damaged
+    /// values; by default such an object's records are not used, and the object is named).
+    #[arg(long, global = true)]
+    pub keep_damaged: bool,
+
+    /// Seconds S3 may stay silent (before answering, or in the middle of a body) before
+    /// the request counts as failed and is retried.
+    #[arg(
+        long,
+        env = "SESLOG_S3_TIMEOUT",
+        global = true,
+        value_name = "SECS",
+        default_value_t = crate::source::DEFAULT_TIMEOUT.as_secs_f64(),
+        value_parser = positive_seconds
+    )]
+    pub s3_timeout: f64,
+
+    /// How often a failed S3 request (5xx, reset, silence, a malformed or short answer)
+    /// is retried before the query fails.
+    #[arg(
+        long,
+        env = "SESLOG_S3_RETRIES",
+        global = true,
+        value_name = "N",
+        default_value_t = crate::source::DEFAULT_RETRIES
+    )]
+    pub s3_retries: usize,
+
     /// Print rows, requests made, bytes read and time taken to stderr after the query.
     #[arg(long, global = true)]
     pub stats: bool,
@@ -89,6 +117,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400 (e.g. 10 or 0.5)"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

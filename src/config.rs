@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::ValueEnum;
 
 use crate::cli::{ArgOrigins, Cli, ColorArg, FormatArg};
+use crate::decode::Tolerance;
 use crate::layout::{DEFAULT_LAYOUT, FirehoseLayout};
 use crate::output::{Format, PrintOptions};
 use crate::settings::{self, Setting};
@@ -27,7 +28,7 @@ pub struct Config {
     pub print: PrintOptions,
     /// `--output FILE`: where the result goes instead of stdout.
     pub output: Option<PathBuf>,
-    pub strict: bool,
+    pub tolerance: Tolerance,
     pub stats: bool,
     /// Where users' own reports are: `--queries DIR`, then `~/.config/seslog/queries/`.
     pub query_dirs: Vec<PathBuf>,
@@ -145,6 +146,9 @@ impl Config {
                 section("endpoint"),
             ),
         ]);
+        if let Some((url, origin)) = &endpoint {
+            check_endpoint(url).with_context(|| format!("endpoint `{url}` from {origin}"))?;
+        }
         // Region and profile: a flag wins; then AWS's own variables, which the AWS SDK
         // reads itself; only then the config file.
         let aws_env = |vars: &[&str]| {
@@ -274,11 +278,16 @@ impl Config {
                 // AWS's own variables are left to the SDK (it reads them itself).
                 region: from_env(&region),
                 profile: from_env(&profile),
+                timeout: std::time::Duration::from_secs_f64(cli.s3_timeout),
+                retries: cli.s3_retries,
             },
             format,
             print,
             output: cli.output.clone(),
-            strict: cli.strict,
+            tolerance: Tolerance {
+                strict: cli.strict,
+                keep_damaged: cli.keep_damaged,
+            },
             stats: cli.stats,
             query_dirs,
             now: Utc::now(),
@@ -297,6 +306,22 @@ impl Config {
             },
         })
     }
+}
+
+/// An S3 endpoint must be an http(s) URL with a host: anything else would fail deep inside
+/// the request signer.
+fn check_endpoint(text: &str) -> Result<()> {
+    let url = url::Url::parse(text).map_err(|e| {
+        anyhow::anyhow!(
+            "not a URL ({e}); expected e.g. http://localhost:9000 or https://s3.example.com"
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        anyhow::bail!(
+            "not an http:// or https:// URL with a host; expected e.g. http://localhost:9000"
+        );
+    }
+    Ok(())
 }
 
 /// `--queries DIR` first, then the XDG config directory's `seslog/queries/`.

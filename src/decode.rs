@@ -1,21 +1,24 @@
-//! The decode path, all of it: object bytes -> (gunzip) -> records -> Arrow batches in the
-//! exposed `seslogs` shape. Everything that decides how fast a scan is lives here, so the
-//! levers (decode only the fields a query needs, count without decoding, skip records by
-//! their raw bytes) have one place to go.
+//! Records -> Arrow batches in the exposed `seslogs` shape, object by object. Everything
+//! that decides how fast a scan is lives here and in `records.rs`, so the levers (decode
+//! only the fields a query needs, count without decoding, skip records by their raw bytes)
+//! have one place to go.
 //!
-//! Records are found by our own splitter, not by lines: SES writes one JSON object per line,
-//! but other producers write them back to back (`}{`) or with CRLF and blank lines, and
-//! objects get truncated. The splitter tracks strings and nesting, so `}{` inside a subject
-//! is not a boundary, and it resynchronises on the next line when a record is cut short, so
-//! one bad record never costs the rest of its object.
+//! Trust: a gzip object's records are held back until its CRC has been checked. A bit flip
+//! inflates to plausible garbage (`DeliveryDeuay`) long before the checksum at the end says
+//! so, so the records of an object whose checksum fails are dropped (and the object named),
+//! unless the user asks to keep them. Holding is bounded (`HOLD_LIMIT`): past it, the rest
+//! of the object is inflated without decoding to get the verdict first, and decoding
+//! resumes in a second pass. A truncated object has no checksum to fail: the records
+//! before the cut are sound and kept.
 
-use std::collections::BTreeMap;
-use std::io::Read;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StructArray,
+};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::arrow::json::ReaderBuilder;
@@ -24,173 +27,22 @@ use datafusion::error::{DataFusionError, Result};
 
 use crate::derived;
 use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
+use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 use crate::schema::{self, EVENT_TIME, RECIPIENTS};
 
-/// The result of gunzipping (or not) one object.
-pub struct Decompressed {
-    pub data: Bytes,
-    /// Set when the gzip stream is cut short or corrupt; `data` holds what came before.
-    pub damage: Option<String>,
-}
+/// Decoded output held per object while its gzip checksum is pending.
+const HOLD_LIMIT: usize = 64 << 20;
+/// Lines that are not JSON before the first record: past this, the object is not event
+/// data (a README, a CSV export) and is ignored whole, as one problem.
+const MAX_LEADING_GARBAGE: usize = 100;
 
-/// gzip is detected by its magic bytes, not the object's name: buckets hold `.gz` objects
-/// that are plain and plain-named objects that are gzip. Concatenated gzip members (what
-/// `cat a.gz b.gz` makes) are read as one stream.
-pub fn decompress(raw: Bytes) -> Decompressed {
-    if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-        return Decompressed {
-            data: raw,
-            damage: None,
-        };
-    }
-    let mut out = Vec::with_capacity(raw.len() * 8);
-    let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
-    // On error, read_to_end keeps every byte decompressed before it in `out`.
-    let damage = match decoder.read_to_end(&mut out) {
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Some(format!(
-            "gzip stream ends early after {} decompressed bytes (truncated object); \
-             records before the cut were kept",
-            out.len()
-        )),
-        Err(e) => Some(format!(
-            "corrupt gzip data after {} decompressed bytes ({e}); records before it were kept",
-            out.len()
-        )),
-    };
-    Decompressed {
-        data: Bytes::from(out),
-        damage,
-    }
-}
-
-/// One piece of an object's text, as the splitter sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    /// A complete top-level JSON object (braces balanced outside strings).
-    Record(Range<usize>),
-    /// Bytes that cannot be a record; skipped up to the next line.
-    Garbage(Range<usize>, &'static str),
-}
-
-const CUT_AT_END: &str = "record is cut off at the end of the object";
-
-/// Finds record boundaries in decompressed bytes. Yields `(piece, line)` with the 1-based
-/// line where the piece starts.
-pub struct RecordSplitter<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    line: usize,
-}
-
-impl<'a> RecordSplitter<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
-        Self {
-            buf,
-            pos: 0,
-            line: 1,
-        }
-    }
-
-    /// Ends a piece that cannot be a record; scanning resumes at `resume`.
-    fn cut(
-        &mut self,
-        range: Range<usize>,
-        resume: usize,
-        line: usize,
-        why: &'static str,
-    ) -> Option<(Piece, usize)> {
-        self.pos = resume;
-        Some((Piece::Garbage(range, why), line))
-    }
-
-    fn skip_to_line_end(&self, from: usize) -> usize {
-        memchr::memchr(b'\n', &self.buf[from..]).map_or(self.buf.len(), |i| from + i)
-    }
-}
-
-impl Iterator for RecordSplitter<'_> {
-    type Item = (Piece, usize);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let buf = self.buf;
-        while self.pos < buf.len() {
-            match buf[self.pos] {
-                b'\n' => self.line += 1,
-                b' ' | b'\t' | b'\r' => {}
-                // A UTF-8 byte-order mark at the start of an object is whitespace to us.
-                0xEF if buf[self.pos..].starts_with(&[0xEF, 0xBB, 0xBF]) => self.pos += 2,
-                _ => break,
-            }
-            self.pos += 1;
-        }
-        if self.pos >= buf.len() {
-            return None;
-        }
-        let start = self.pos;
-        let line = self.line;
-        if buf[start] != b'{' {
-            let end = self.skip_to_line_end(start);
-            self.pos = end;
-            return Some((Piece::Garbage(start..end, "not a JSON object"), line));
-        }
-        let mut depth = 0usize;
-        let mut i = start;
-        while i < buf.len() {
-            match buf[i] {
-                b'"' => {
-                    // Jump through the string: only `"`, `\` and a raw newline matter.
-                    i += 1;
-                    loop {
-                        let found = buf
-                            .get(i..)
-                            .and_then(|rest| memchr::memchr3(b'"', b'\\', b'\n', rest));
-                        let Some(j) = found else {
-                            return self.cut(start..buf.len(), buf.len(), line, CUT_AT_END);
-                        };
-                        match buf[i + j] {
-                            b'"' => {
-                                i += j;
-                                break;
-                            }
-                            b'\\' => i += j + 2,
-                            // A raw newline cannot be inside a JSON string: the record
-                            // was cut and the next line is a new start.
-                            _ => {
-                                let end = i + j;
-                                return self.cut(
-                                    start..end,
-                                    end,
-                                    line,
-                                    "record is cut off (unterminated string)",
-                                );
-                            }
-                        }
-                    }
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        self.pos = i + 1;
-                        return Some((Piece::Record(start..i + 1), line));
-                    }
-                }
-                b'\n' => {
-                    self.line += 1;
-                    // SES never breaks a record across lines; a line that starts with `{`
-                    // while a record is still open means that record was cut short.
-                    if buf.get(i + 1) == Some(&b'{') {
-                        let why = "record is cut off (next record starts on the next line)";
-                        return self.cut(start..i, i + 1, line, why);
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        self.cut(start..buf.len(), buf.len(), line, CUT_AT_END)
-    }
+/// What to do with what cannot be read cleanly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tolerance {
+    /// The first skipped record or damaged object fails the query.
+    pub strict: bool,
+    /// Keep the records of a gzip object whose checksum fails (they may hold garbage).
+    pub keep_damaged: bool,
 }
 
 /// Which raw fields must be decoded: all of a field, or only some of its children.
@@ -236,6 +88,75 @@ impl Need {
     }
 }
 
+/// Integer fields are decoded as their JSON text and converted here, exactly: arrow's
+/// JSON reader truncates `1.9` to 1 and saturates `-9223372036854775809` to i64::MIN, and
+/// a number that is not the value in the log must not be shown as if it were.
+fn integers_as_text(field: &Field, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) -> Field {
+    path.push(field.name().clone());
+    let data_type = match field.data_type() {
+        DataType::Int64 => {
+            found.push(path.clone());
+            DataType::Utf8
+        }
+        DataType::Struct(children) => DataType::Struct(
+            children
+                .iter()
+                .map(|c| integers_as_text(c, path, found))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    path.pop();
+    Field::new(field.name(), data_type, field.is_nullable())
+}
+
+/// The integer a JSON number's text stands for, when it is one that fits an i64 exactly
+/// (`12`, `1.0`, `1e3`); `None` for `1.9`, `1e400`, `-9223372036854775809`, `abc`.
+pub fn exact_integer(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = [int, frac].concat();
+    // value = digits * 10^(exponent - frac.len())
+    let shift = exponent.checked_sub(i32::try_from(frac.len()).ok()?)?;
+    let digits = digits.trim_start_matches('0');
+    let (significant, zeros) = if shift < 0 {
+        let cut = usize::try_from(-shift).ok()?;
+        if cut > digits.len() {
+            // Only a zero can be shifted entirely behind the point and stay an integer.
+            return digits.bytes().all(|b| b == b'0').then_some(0);
+        }
+        let (keep, dropped) = digits.split_at(digits.len() - cut);
+        if !dropped.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        (keep, 0u32)
+    } else {
+        (digits, u32::try_from(shift).ok()?)
+    };
+    let mut value: i128 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse::<i128>().ok()?
+    };
+    if value != 0 {
+        value = value.checked_mul(10i128.checked_pow(zeros)?)?;
+    }
+    i64::try_from(if negative { -value } else { value }).ok()
+}
+
 /// What one output column is made from.
 #[derive(Debug, Clone)]
 enum Output {
@@ -255,13 +176,15 @@ pub struct DecodePlan {
     decode_schema: SchemaRef,
     output_schema: SchemaRef,
     outputs: Vec<Output>,
+    /// Raw paths of integer fields decoded as text (see `integers_as_text`).
+    integers: Vec<Vec<String>>,
     batch_size: usize,
-    strict: bool,
+    tolerance: Tolerance,
 }
 
 impl DecodePlan {
     /// `output_schema` is a projection of `schema::file_schema()`.
-    pub fn new(output_schema: SchemaRef, batch_size: usize, strict: bool) -> Result<Self> {
+    pub fn new(output_schema: SchemaRef, batch_size: usize, tolerance: Tolerance) -> Result<Self> {
         let raw = schema::raw_schema();
         let mut need = Need::Some(BTreeMap::new());
         // Always decoded: it tells an SES event from any other JSON object.
@@ -300,30 +223,33 @@ impl DecodePlan {
         let Need::Some(top) = &need else {
             unreachable!("the root need is a set of columns")
         };
+        let mut integers = Vec::new();
         let decode_fields: Vec<Field> = raw
             .fields()
             .iter()
             .filter_map(|f| top.get(f.name()).and_then(|n| n.prune(f)))
+            .map(|f| integers_as_text(&f, &mut Vec::new(), &mut integers))
             .collect();
         Ok(Self {
             decode_schema: Arc::new(Schema::new(decode_fields)),
             output_schema,
             outputs,
+            integers,
             batch_size,
-            strict,
+            tolerance,
         })
     }
 
     fn decoder(&self, lenient: bool) -> Result<Decoder> {
         Ok(ReaderBuilder::new(Arc::clone(&self.decode_schema))
-            .with_batch_size(self.batch_size)
+            .with_batch_size(self.batch_size.max(1))
             // A number where SES usually writes a string is still the value.
             .with_coerce_primitive(true)
             .with_ignore_type_conflicts(lenient)
             .build_decoder()?)
     }
 
-    /// Builds the output batch from a decoded batch (decode schema).
+    /// Builds the output batch from a decoded batch (decode schema, integers converted).
     fn output(&self, decoded: &RecordBatch) -> Result<RecordBatch> {
         let columns = self
             .outputs
@@ -347,105 +273,273 @@ impl DecodePlan {
     }
 }
 
-/// Reads one object's decompressed bytes as a sequence of output batches.
+/// Converts the text column at `path` (under `array`) to Int64, exactly; rows whose text
+/// is not an i64 become NULL and are returned as (row, text).
+fn convert_integers(
+    array: &ArrayRef,
+    path: &[String],
+    bad: &mut Vec<(usize, String)>,
+) -> Result<ArrayRef> {
+    let Some((head, rest)) = path.split_first() else {
+        let text = array.as_string::<i32>();
+        let values: Int64Array = (0..text.len())
+            .map(|row| {
+                if text.is_null(row) {
+                    return None;
+                }
+                let v = exact_integer(text.value(row));
+                if v.is_none() {
+                    bad.push((row, text.value(row).to_string()));
+                }
+                v
+            })
+            .collect();
+        return Ok(Arc::new(values));
+    };
+    let strukt = array.as_struct();
+    let mut fields: Vec<Field> = strukt.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = strukt.columns().to_vec();
+    if let Some(i) = fields.iter().position(|f| f.name() == head) {
+        columns[i] = convert_integers(&columns[i], rest, bad)?;
+        fields[i] = Field::new(head, columns[i].data_type().clone(), true);
+    }
+    Ok(Arc::new(StructArray::try_new(
+        Fields::from(fields),
+        columns,
+        strukt.nulls().cloned(),
+    )?))
+}
+
+/// One record of an object: its bytes, and where it starts (1-based line, byte offset in
+/// the decompressed object) for messages.
+struct Record {
+    bytes: Bytes,
+    line: usize,
+    offset: usize,
+}
+
+/// Output and problems of a gzip object, held until its checksum is known.
+#[derive(Default)]
+struct Hold {
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    problems: Vec<Problem>,
+}
+
+/// Reads one object as a sequence of output batches, from its bytes as fetched.
 pub struct ObjectReader {
     plan: Arc<DecodePlan>,
-    data: Bytes,
     object: String,
     diagnostics: Diagnostics,
+    /// The object as fetched, for a second pass.
+    raw: Bytes,
+    inflow: Inflow,
+    /// Decompressed bytes being split; `base` is the offset of its first byte.
+    window: Bytes,
+    base: usize,
     pos: usize,
     line: usize,
-    damage: Option<String>,
+    /// Discarding bytes up to the next newline (after garbage that ran past the window).
+    skip_line: bool,
+    /// Set once the inflow has said how it ended.
+    ending: Option<Ending>,
+    /// A record (or what starts like one) has been seen in this object.
+    json_seen: bool,
+    /// Lines that are not JSON before the first record: reported as skipped once a record
+    /// shows the object is event data, or as one ignored object if none ever does.
+    leading_garbage: Vec<(Option<(usize, usize)>, String)>,
+    hold: Option<Hold>,
+    ready: VecDeque<RecordBatch>,
     done: bool,
 }
 
 impl ObjectReader {
     pub fn new(
         plan: Arc<DecodePlan>,
-        decompressed: Decompressed,
+        raw: Bytes,
         object: String,
         diagnostics: Diagnostics,
     ) -> Self {
+        let inflow = Inflow::new(raw.clone());
+        let hold = inflow.is_gzip().then(Hold::default);
         Self {
             plan,
-            data: decompressed.data,
             object,
             diagnostics,
+            raw,
+            inflow,
+            window: Bytes::new(),
+            base: 0,
             pos: 0,
             line: 1,
-            damage: decompressed.damage,
+            skip_line: false,
+            ending: None,
+            json_seen: false,
+            leading_garbage: Vec::new(),
+            hold,
+            ready: VecDeque::new(),
             done: false,
         }
     }
 
     fn report(
-        &self,
+        &mut self,
         kind: ProblemKind,
         position: Option<(usize, usize)>,
         detail: String,
     ) -> Result<()> {
-        let problem = Problem {
-            object: self.object.clone(),
-            position,
-            kind,
-            detail,
-        };
-        if self.plan.strict {
+        let problem = Problem::new(self.object.clone(), position, kind, detail);
+        if self.plan.tolerance.strict {
             return Err(DataFusionError::External(
                 format!("{problem} (--strict: no record may be skipped)").into(),
             ));
         }
-        self.diagnostics.push(problem);
+        match &mut self.hold {
+            Some(hold) => hold.problems.push(problem),
+            None => self.diagnostics.push(problem),
+        }
         Ok(())
     }
 
-    /// The next chunk of up to `batch_size` records, as (range, line) pairs.
-    fn next_records(&mut self) -> Result<Vec<(Range<usize>, usize)>> {
-        let data = self.data.clone();
-        let mut splitter = RecordSplitter {
-            buf: &data,
-            pos: self.pos,
-            line: self.line,
-        };
-        let mut records = Vec::new();
-        let first = self.pos == 0;
-        while records.len() < self.plan.batch_size {
-            let Some((piece, line)) = splitter.next() else {
-                break;
-            };
-            match piece {
-                Piece::Record(range) => records.push((range, line)),
-                Piece::Garbage(range, why) => {
-                    // An object whose very first bytes are not JSON is not event data at
-                    // all (a README, a CSV export): ignore it whole, once.
-                    if first && records.is_empty() && why == "not a JSON object" {
-                        self.pos = data.len();
-                        self.report(
-                            ProblemKind::IgnoredObject,
-                            None,
-                            "not JSON event data (does not start with '{')".into(),
-                        )?;
-                        return Ok(Vec::new());
-                    }
-                    let detail = format!("{why}: {}", preview(&data[range.clone()]));
-                    self.report(
-                        ProblemKind::SkippedRecord,
-                        Some((line, range.start)),
-                        detail,
-                    )?;
-                }
+    /// The object is event data: lines before its first record were damaged records.
+    fn saw_json(&mut self) -> Result<()> {
+        if !self.json_seen {
+            self.json_seen = true;
+            for (position, detail) in std::mem::take(&mut self.leading_garbage) {
+                self.report(ProblemKind::SkippedRecord, position, detail)?;
             }
         }
-        self.pos = splitter.pos;
-        self.line = splitter.line;
+        Ok(())
+    }
+
+    /// Not event data at all (a README, a CSV export): ignored whole, as one problem.
+    fn ignore_object(&mut self) -> Result<()> {
+        (self.window, self.pos) = (Bytes::new(), 0);
+        self.ending = Some(Ending::Intact);
+        self.hold = None;
+        self.leading_garbage.clear();
+        self.done = true;
+        self.report(
+            ProblemKind::IgnoredObject,
+            None,
+            "not JSON event data (does not start with '{')".into(),
+        )
+    }
+
+    /// All of the object has been split.
+    fn exhausted(&self) -> bool {
+        self.ending.is_some() && self.pos >= self.window.len()
+    }
+
+    /// Replaces the window by `carry` (the unsplit end of the old one) and what follows it.
+    fn refill(&mut self, carry_from: usize) {
+        let carry = self.window.slice(carry_from..);
+        self.base += carry_from;
+        self.pos = 0;
+        match self.inflow.next(&carry, WINDOW) {
+            Flow::Data(data) => self.window = data,
+            Flow::End(ending) => {
+                self.window = carry;
+                self.ending = Some(ending);
+            }
+        }
+    }
+
+    /// Discards bytes through the next newline; false when the object ends first.
+    fn skip_to_next_line(&mut self) -> bool {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.window[self.pos..]) {
+                self.pos += i + 1;
+                self.line += 1;
+                self.skip_line = false;
+                return true;
+            }
+            if self.ending.is_some() {
+                self.pos = self.window.len();
+                return false;
+            }
+            self.refill(self.window.len());
+        }
+    }
+
+    /// The next records, up to a batch; fewer (or none) only at the end of the object.
+    fn next_records(&mut self) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        while records.len() < self.plan.batch_size && !self.exhausted() {
+            if self.skip_line && !self.skip_to_next_line() {
+                break;
+            }
+            let window = self.window.clone();
+            let more = self.ending.is_none();
+            let mut splitter = RecordSplitter::resume(&window, self.pos, self.line, more);
+            let mut carry_from = window.len();
+            // The splitter reached the end of the window (or a record straddles it).
+            let mut ran_out = false;
+            while records.len() < self.plan.batch_size {
+                let Some((piece, line)) = splitter.next() else {
+                    ran_out = true;
+                    break;
+                };
+                let (range, why, to_next_line) = match piece {
+                    Piece::Record(range) => {
+                        self.saw_json()?;
+                        records.push(Record {
+                            bytes: window.slice(range.clone()),
+                            line,
+                            offset: self.base + range.start,
+                        });
+                        continue;
+                    }
+                    Piece::Partial(start) => {
+                        carry_from = start;
+                        ran_out = true;
+                        break;
+                    }
+                    Piece::Garbage(range, why) => (range, why, false),
+                    Piece::GarbageToNextLine(range, why) => (range, why, true),
+                };
+                let position = Some((line, self.base + range.start));
+                let detail = format!("{why}: {}", preview(&window[range.clone()]));
+                self.skip_line |= to_next_line;
+                if why != records::NOT_JSON {
+                    self.saw_json()?;
+                } else if !self.json_seen {
+                    self.leading_garbage.push((position, detail));
+                    if self.leading_garbage.len() > MAX_LEADING_GARBAGE {
+                        self.ignore_object()?;
+                        return Ok(Vec::new());
+                    }
+                    continue;
+                }
+                self.report(ProblemKind::SkippedRecord, position, detail)?;
+            }
+            self.pos = splitter.pos;
+            self.line = splitter.line;
+            if !ran_out || !more || self.skip_line {
+                continue;
+            }
+            if window.len() - carry_from > records::MAX_RECORD_BYTES {
+                let detail = format!(
+                    "record is longer than {} MiB: {}",
+                    records::MAX_RECORD_BYTES >> 20,
+                    preview(&window[carry_from..])
+                );
+                let position = Some((self.line, self.base + carry_from));
+                self.report(ProblemKind::SkippedRecord, position, detail)?;
+                self.line += memchr::memchr_iter(b'\n', &window[carry_from..]).count();
+                self.skip_line = true;
+                carry_from = window.len();
+            }
+            self.refill(carry_from);
+        }
         Ok(records)
     }
 
-    fn decode_chunk(&self, records: &[(Range<usize>, usize)]) -> Result<Option<RecordBatch>> {
+    fn decode(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
         let fast = || -> Result<Option<RecordBatch>> {
             let mut decoder = self.plan.decoder(false)?;
-            for (range, _) in records {
-                decoder.decode(&self.data[range.clone()])?;
+            for record in records {
+                decoder.decode(&record.bytes)?;
             }
             let batch = decoder.flush()?;
             match &batch {
@@ -455,75 +549,257 @@ impl ObjectReader {
                 _ => Ok(batch),
             }
         };
-        let batch = match fast() {
-            Ok(batch) => batch,
-            Err(_) => self.decode_one_by_one(records)?,
+        // `rows[i]` is the record row i came from.
+        let (batch, rows) = match fast() {
+            Ok(Some(batch)) => (batch, (0..records.len()).collect()),
+            Ok(None) => return Ok(None),
+            Err(_) => match self.decode_one_by_one(records)? {
+                Some(decoded) => decoded,
+                None => return Ok(None),
+            },
         };
-        let Some(batch) = batch else { return Ok(None) };
-        self.drop_non_events(batch, records)
+        let Some((batch, rows)) = self.drop_non_events(batch, rows, records)? else {
+            return Ok(None);
+        };
+        let batch = self.exact_integers(batch, &rows, records)?;
+        Ok(Some(self.plan.output(&batch)?))
     }
 
     /// The slow path, taken only for a chunk that failed: find the bad records, keep the rest.
-    fn decode_one_by_one(&self, records: &[(Range<usize>, usize)]) -> Result<Option<RecordBatch>> {
+    fn decode_one_by_one(
+        &mut self,
+        records: &[Record],
+    ) -> Result<Option<(RecordBatch, Vec<usize>)>> {
         let mut batches = Vec::with_capacity(records.len());
-        for (range, line) in records {
-            let bytes = &self.data[range.clone()];
-            let position = Some((*line, range.start));
-            match decode_single(&self.plan, bytes, false) {
-                Ok(batch) => batches.push(batch),
-                Err(strict_err) => match decode_single(&self.plan, bytes, true) {
-                    Ok(batch) => {
-                        self.report(ProblemKind::RepairedRecord, position, short(&strict_err))?;
-                        batches.push(batch);
-                    }
-                    Err(_) => {
-                        self.report(ProblemKind::SkippedRecord, position, short(&strict_err))?
-                    }
-                },
+        let mut rows = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            let position = Some((record.line, record.offset));
+            let strict_err = match decode_single(&self.plan, &record.bytes, false) {
+                Ok(batch) => {
+                    batches.push(batch);
+                    rows.push(i);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            match decode_single(&self.plan, &record.bytes, true) {
+                // Read with the unexpected value as NULL, unless that value was the event
+                // type: then it is not an event (one problem, reported once).
+                Ok(batch)
+                    if batch
+                        .column_by_name("eventType")
+                        .is_some_and(|c| c.is_valid(0)) =>
+                {
+                    self.report(ProblemKind::RepairedRecord, position, short(&strict_err))?;
+                    batches.push(batch);
+                    rows.push(i);
+                }
+                _ => self.report(ProblemKind::SkippedRecord, position, short(&strict_err))?,
             }
         }
         if batches.is_empty() {
             return Ok(None);
         }
-        Ok(Some(concat_batches(&self.plan.decode_schema, &batches)?))
+        Ok(Some((
+            concat_batches(&self.plan.decode_schema, &batches)?,
+            rows,
+        )))
     }
 
     /// A JSON object without `eventType` is not an SES event (a Firehose error record, a
     /// stray document): skip it, by name.
     fn drop_non_events(
-        &self,
+        &mut self,
         batch: RecordBatch,
-        records: &[(Range<usize>, usize)],
-    ) -> Result<Option<RecordBatch>> {
-        let event_type = batch
-            .column_by_name("eventType")
-            .expect("eventType is always decoded");
+        rows: Vec<usize>,
+        records: &[Record],
+    ) -> Result<Option<(RecordBatch, Vec<usize>)>> {
+        let event_type = Arc::clone(
+            batch
+                .column_by_name("eventType")
+                .expect("eventType is always decoded"),
+        );
         if event_type.null_count() == 0 {
-            return Ok(Some(batch));
+            return Ok(Some((batch, rows)));
         }
-        // Row i of a failed-then-repaired chunk may not be record i; name them by content.
-        let keep = datafusion::arrow::compute::is_not_null(event_type)?;
-        if batch.num_rows() == records.len() {
-            for (i, (range, line)) in records.iter().enumerate() {
-                if event_type.is_null(i) {
-                    self.report(
-                        ProblemKind::SkippedRecord,
-                        Some((*line, range.start)),
-                        "not an SES event record (no eventType)".into(),
-                    )?;
+        let mut kept = Vec::with_capacity(rows.len());
+        for (row, &record) in rows.iter().enumerate() {
+            if event_type.is_null(row) {
+                let r = &records[record];
+                self.report(
+                    ProblemKind::SkippedRecord,
+                    Some((r.line, r.offset)),
+                    "not an SES event record (no eventType)".into(),
+                )?;
+            } else {
+                kept.push(record);
+            }
+        }
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let keep = datafusion::arrow::compute::is_not_null(&event_type)?;
+        Ok(Some((filter_record_batch(&batch, &keep)?, kept)))
+    }
+
+    /// Integer fields from their text, exactly; a value that is not one is NULL and said.
+    fn exact_integers(
+        &mut self,
+        batch: RecordBatch,
+        rows: &[usize],
+        records: &[Record],
+    ) -> Result<RecordBatch> {
+        if self.plan.integers.is_empty() {
+            return Ok(batch);
+        }
+        let plan = Arc::clone(&self.plan);
+        let schema = batch.schema();
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = batch.columns().to_vec();
+        for path in &plan.integers {
+            let Some(i) = fields.iter().position(|f| f.name() == &path[0]) else {
+                continue;
+            };
+            let mut bad = Vec::new();
+            columns[i] = convert_integers(&columns[i], &path[1..], &mut bad)?;
+            fields[i] = Field::new(&path[0], columns[i].data_type().clone(), true);
+            for (row, text) in bad {
+                let r = &records[rows[row]];
+                let detail = format!(
+                    "{} = {} is not a whole number that fits 64 bits; read as NULL",
+                    path.join("."),
+                    preview(text.as_bytes())
+                );
+                self.report(
+                    ProblemKind::RepairedRecord,
+                    Some((r.line, r.offset)),
+                    detail,
+                )?;
+            }
+        }
+        Ok(RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )?)
+    }
+
+    /// Hands a batch on, or holds it while the object's checksum is pending.
+    fn emit(&mut self, batch: RecordBatch) -> Result<()> {
+        let Some(hold) = &mut self.hold else {
+            self.ready.push_back(batch);
+            return Ok(());
+        };
+        hold.bytes += batch.get_array_memory_size();
+        hold.batches.push(batch);
+        if hold.bytes > HOLD_LIMIT {
+            self.verify_then_resume()?;
+        }
+        Ok(())
+    }
+
+    /// Too much held: inflate the rest without decoding to learn the verdict now; if the
+    /// object is sound, hand over what was held and decode on from where we stopped, in a
+    /// second pass over the object.
+    fn verify_then_resume(&mut self) -> Result<()> {
+        let known = self.ending.clone();
+        let (resume_at, line, skip_line) = (self.base + self.pos, self.line, self.skip_line);
+        let ending = match &known {
+            // The rest is already in the window.
+            Some(ending) => ending.clone(),
+            None => loop {
+                if let Flow::End(ending) = self.inflow.next(&[], WINDOW) {
+                    break ending;
+                }
+            },
+        };
+        if !self.usable(&ending) {
+            (self.window, self.pos) = (Bytes::new(), 0);
+            self.ending = Some(ending);
+            return self.finish();
+        }
+        self.settle(&ending);
+        if known.is_some() {
+            return Ok(());
+        }
+        self.inflow = Inflow::new(self.raw.clone());
+        let mut skipped = 0;
+        while skipped < resume_at {
+            match self.inflow.next(&[], WINDOW.min(resume_at - skipped)) {
+                Flow::Data(d) => skipped += d.len(),
+                Flow::End(ending) => {
+                    self.ending = Some(ending);
+                    break;
                 }
             }
-        } else {
-            self.report(
-                ProblemKind::SkippedRecord,
-                None,
-                format!(
-                    "{} records without eventType (not SES events)",
-                    event_type.null_count()
-                ),
-            )?;
         }
-        Ok(Some(filter_record_batch(&batch, &keep)?))
+        (self.window, self.base, self.pos) = (Bytes::new(), resume_at, 0);
+        (self.line, self.skip_line) = (line, skip_line);
+        Ok(())
+    }
+
+    fn usable(&self, ending: &Ending) -> bool {
+        !matches!(ending, Ending::Corrupt { .. }) || self.plan.tolerance.keep_damaged
+    }
+
+    /// Releases or drops what is held, by the verdict; true when the object's records are
+    /// used.
+    fn settle(&mut self, ending: &Ending) -> bool {
+        let usable = self.usable(ending);
+        if let Some(hold) = self.hold.take()
+            && usable
+        {
+            self.ready.extend(hold.batches);
+            for problem in hold.problems {
+                self.diagnostics.push(problem);
+            }
+        }
+        usable
+    }
+
+    /// The end of the object: settle what is held and say how the object ended.
+    fn finish(&mut self) -> Result<()> {
+        let ending = self.ending.clone().unwrap_or(Ending::Intact);
+        if !self.json_seen
+            && !self.leading_garbage.is_empty()
+            && !matches!(ending, Ending::Corrupt { .. })
+        {
+            return self.ignore_object();
+        }
+        let usable = self.settle(&ending);
+        self.done = true;
+        let detail = match ending {
+            Ending::Intact => return Ok(()),
+            Ending::Truncated { after } => format!(
+                "gzip stream ends early after {after} decompressed bytes (truncated object); \
+                 the records before the cut were kept"
+            ),
+            Ending::Corrupt { after, cause } if usable => format!(
+                "gzip data is corrupt after {after} decompressed bytes ({cause}); its records \
+                 were kept (--keep-damaged) and may hold damaged values"
+            ),
+            Ending::Corrupt { after, cause } => format!(
+                "gzip data is corrupt after {after} decompressed bytes ({cause}); none of its \
+                 records were used (a bit flip or a bad copy: what it inflates to cannot be \
+                 trusted; --keep-damaged keeps them)"
+            ),
+        };
+        self.report(ProblemKind::DamagedObject, None, detail)
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let records = self.next_records()?;
+        if !records.is_empty()
+            && !self.done
+            && let Some(batch) = self.decode(&records)?
+            && batch.num_rows() > 0
+        {
+            self.emit(batch)?;
+        }
+        if self.exhausted() && !self.done {
+            self.finish()?;
+        }
+        Ok(())
     }
 }
 
@@ -561,120 +837,52 @@ impl Iterator for ObjectReader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            let records = match self.next_records() {
-                Ok(r) => r,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            if records.is_empty() {
-                self.done = true;
-                if let Some(damage) = self.damage.take()
-                    && let Err(e) = self.report(ProblemKind::DamagedObject, None, damage)
-                {
-                    return Some(Err(e));
-                }
+        loop {
+            if let Some(batch) = self.ready.pop_front() {
+                return Some(Ok(batch));
+            }
+            if self.done {
                 return None;
             }
-            match self.decode_chunk(&records) {
-                Ok(Some(batch)) if batch.num_rows() > 0 => return Some(self.plan.output(&batch)),
-                Ok(_) => continue,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+            if let Err(e) = self.step() {
+                self.done = true;
+                self.ready.clear();
+                return Some(Err(e));
             }
         }
-        None
     }
 }
 
-/// The whole-object entry point: bytes as fetched -> decoded batches.
-pub fn read_object(
-    plan: Arc<DecodePlan>,
-    raw: Bytes,
-    object: String,
-    diagnostics: Diagnostics,
-) -> ObjectReader {
-    ObjectReader::new(plan, decompress(raw), object, diagnostics)
-}
+/// A range of a record for tests that need to find it again.
+pub type RecordRange = Range<usize>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pieces(text: &str) -> Vec<(String, usize)> {
-        RecordSplitter::new(text.as_bytes())
-            .map(|(p, line)| match p {
-                Piece::Record(r) => (text[r].to_string(), line),
-                Piece::Garbage(r, why) => (format!("BAD({why}):{}", &text[r]), line),
-            })
-            .collect()
-    }
-
     #[test]
-    fn splits_lines_back_to_back_crlf_and_blank_lines() {
-        let text = "{\"a\":1}\r\n\r\n{\"b\":\"}{\"}{\"c\":[{}]}\n\n";
-        assert_eq!(
-            pieces(text),
-            vec![
-                ("{\"a\":1}".to_string(), 1),
-                ("{\"b\":\"}{\"}".to_string(), 3),
-                ("{\"c\":[{}]}".to_string(), 3),
-            ]
-        );
-    }
-
-    #[test]
-    fn escaped_quotes_do_not_end_strings() {
-        let text = r#"{"s":"a \"}{\" b\\"}{"t":1}"#;
-        assert_eq!(pieces(text).len(), 2);
-    }
-
-    #[test]
-    fn resynchronises_after_a_cut_record() {
-        let text =
-            "{\"a\":{\"b\":1\n{\"c\":2}\n{\"d\":\"unterminated\n{\"e\":3}\ngarbage here\n{\"f\":4";
-        let got = pieces(text);
-        assert_eq!(
-            got[0],
-            (
-                "BAD(record is cut off (next record starts on the next line)):{\"a\":{\"b\":1"
-                    .to_string(),
-                1
-            )
-        );
-        assert_eq!(got[1], ("{\"c\":2}".to_string(), 2));
-        assert_eq!(got[2].1, 3);
-        assert!(
-            got[2]
-                .0
-                .starts_with("BAD(record is cut off (unterminated string))")
-        );
-        assert_eq!(got[3], ("{\"e\":3}".to_string(), 4));
-        assert_eq!(
-            got[4],
-            ("BAD(not a JSON object):garbage here".to_string(), 5)
-        );
-        assert_eq!(got[5].1, 6);
-        assert!(got[5].0.starts_with("BAD(record is cut off at the end"));
-        assert_eq!(got.len(), 6);
-    }
-
-    #[test]
-    fn plain_and_gzip_are_told_by_their_bytes() {
-        use std::io::Write;
-        let plain = Bytes::from_static(b"{\"a\":1}\n");
-        assert_eq!(decompress(plain.clone()).data, plain);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&plain).unwrap();
-        let gz = gz.finish().unwrap();
-        let out = decompress(Bytes::from(gz.clone()));
-        assert_eq!(out.data, plain);
-        assert!(out.damage.is_none());
-        let cut = decompress(Bytes::from(gz[..gz.len() - 10].to_vec()));
-        assert!(cut.damage.unwrap().contains("ends early"));
+    fn integers_are_exact_or_nothing() {
+        for (text, want) in [
+            ("12", Some(12)),
+            ("-7", Some(-7)),
+            ("1.0", Some(1)),
+            ("1e3", Some(1000)),
+            ("1.5e1", Some(15)),
+            ("0.0", Some(0)),
+            ("-0", Some(0)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("1.9", None),
+            ("-9223372036854775809", None),
+            ("9223372036854775808", None),
+            ("1e400", None),
+            ("1.0000000000000001", None),
+            ("abc", None),
+            ("", None),
+            ("1e-1", None),
+            ("10e-1", Some(1)),
+        ] {
+            assert_eq!(exact_integer(text), want, "{text}");
+        }
     }
 }

@@ -1,13 +1,26 @@
 //! What a scan could not read cleanly: skipped records, damaged or ignored objects. The
 //! engine records them here instead of printing (only the front end prints); the caller
-//! names each one on stderr and ends with a count, so nothing is dropped silently.
+//! names them on stderr and ends with a count, so nothing is dropped silently.
+//!
+//! Each problem counts once, however often a query reads its object (a report that scans
+//! a table twice must not double the warnings). Only the first `NAMED_PER_KIND` of each
+//! kind (in object order, so a run's output is stable) are kept to be named; the rest are
+//! counted, so a bucket with a million bad records costs memory for the count only.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Problems of one kind named one by one; the rest are counted.
+pub const NAMED_PER_KIND: usize = 10;
+/// A problem's detail is cut to this many bytes (a 10 MB value makes no 10 MB line).
+const MAX_DETAIL: usize = 300;
+
 /// One thing a scan had to skip or repair.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Problem {
     /// Where: the object's URL (`s3://bucket/key` or the local path).
     pub object: String,
@@ -17,16 +30,60 @@ pub struct Problem {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Problem {
+    pub fn new(
+        object: String,
+        position: Option<(usize, usize)>,
+        kind: ProblemKind,
+        mut detail: String,
+    ) -> Self {
+        if detail.len() > MAX_DETAIL {
+            let mut cut = MAX_DETAIL;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+            detail.push_str("...");
+        }
+        Problem {
+            object,
+            position,
+            kind,
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemKind {
     /// A record that could not be decoded; the rest of its object was still read.
     SkippedRecord,
     /// A record decoded with some values of an unexpected type read as NULL.
     RepairedRecord,
-    /// An object whose data ends early or is corrupt; the records before the damage were kept.
+    /// An object whose data ends early or is corrupt.
     DamagedObject,
-    /// An object in the layout that is not SES event data (not JSON records).
+    /// An object in the layout that is not SES event data (not JSON records), or whose
+    /// name cannot be read.
     IgnoredObject,
+}
+
+impl ProblemKind {
+    const ALL: [ProblemKind; 4] = [
+        ProblemKind::SkippedRecord,
+        ProblemKind::RepairedRecord,
+        ProblemKind::DamagedObject,
+        ProblemKind::IgnoredObject,
+    ];
+
+    /// (one, many) as counted: "record skipped" / "records skipped".
+    fn counted(self) -> (&'static str, &'static str) {
+        match self {
+            ProblemKind::SkippedRecord => ("record skipped", "records skipped"),
+            ProblemKind::RepairedRecord => ("record read with NULLs", "records read with NULLs"),
+            ProblemKind::DamagedObject => ("damaged object", "damaged objects"),
+            ProblemKind::IgnoredObject => ("object ignored", "objects ignored"),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -45,10 +102,19 @@ impl fmt::Display for Problem {
     }
 }
 
+#[derive(Debug, Default)]
+struct Collected {
+    /// Hashes of every problem seen, so each counts once.
+    seen: HashSet<u64>,
+    /// Per kind, the first problems in (object, position) order, at most NAMED_PER_KIND.
+    named: BTreeMap<ProblemKind, BTreeSet<Problem>>,
+    counts: BTreeMap<ProblemKind, u64>,
+}
+
 /// Shared by every partition of a scan; cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostics {
-    problems: Arc<Mutex<Vec<Problem>>>,
+    collected: Arc<Mutex<Collected>>,
 }
 
 impl Diagnostics {
@@ -57,58 +123,69 @@ impl Diagnostics {
     }
 
     pub fn push(&self, problem: Problem) {
-        self.problems
-            .lock()
-            .expect("diagnostics lock")
-            .push(problem);
+        let mut hasher = DefaultHasher::new();
+        problem.hash(&mut hasher);
+        let mut c = self.collected.lock().expect("diagnostics lock");
+        if !c.seen.insert(hasher.finish()) {
+            return;
+        }
+        *c.counts.entry(problem.kind).or_default() += 1;
+        let named = c.named.entry(problem.kind).or_default();
+        named.insert(problem);
+        if named.len() > NAMED_PER_KIND {
+            named.pop_last();
+        }
     }
 
-    /// All problems so far, in a stable order (by object, then position).
+    /// The problems to name, in a stable order (by object, then position).
     pub fn problems(&self) -> Vec<Problem> {
-        let mut all = self.problems.lock().expect("diagnostics lock").clone();
+        let c = self.collected.lock().expect("diagnostics lock");
+        let mut all: Vec<Problem> = c.named.values().flatten().cloned().collect();
         all.sort_by(|a, b| (&a.object, a.position).cmp(&(&b.object, b.position)));
         all
+    }
+
+    /// How many problems of each kind were not named, e.g. `(SkippedRecord, 4990)`.
+    pub fn unnamed(&self) -> Vec<(ProblemKind, u64)> {
+        let c = self.collected.lock().expect("diagnostics lock");
+        ProblemKind::ALL
+            .iter()
+            .filter_map(|k| {
+                let count = c.counts.get(k).copied().unwrap_or(0);
+                let named = c.named.get(k).map_or(0, |n| n.len() as u64);
+                (count > named).then_some((*k, count - named))
+            })
+            .collect()
+    }
+
+    /// How many problems of every kind there were.
+    pub fn total(&self) -> u64 {
+        let c = self.collected.lock().expect("diagnostics lock");
+        c.counts.values().sum()
     }
 
     /// One line that counts the problems by kind, e.g.
     /// `3 records skipped, 1 damaged object`.
     pub fn summary(&self) -> Option<String> {
-        let all = self.problems();
-        if all.is_empty() {
-            return None;
-        }
-        let count = |k: ProblemKind| all.iter().filter(|p| p.kind == k).count();
-        let parts: Vec<String> = [
-            (
-                ProblemKind::SkippedRecord,
-                "record skipped",
-                "records skipped",
-            ),
-            (
-                ProblemKind::RepairedRecord,
-                "record read with NULLs",
-                "records read with NULLs",
-            ),
-            (
-                ProblemKind::DamagedObject,
-                "damaged object",
-                "damaged objects",
-            ),
-            (
-                ProblemKind::IgnoredObject,
-                "object ignored",
-                "objects ignored",
-            ),
-        ]
-        .iter()
-        .filter_map(|(k, one, many)| match count(*k) {
-            0 => None,
-            1 => Some(format!("1 {one}")),
-            n => Some(format!("{n} {many}")),
-        })
-        .collect();
-        Some(parts.join(", "))
+        let c = self.collected.lock().expect("diagnostics lock");
+        let parts: Vec<String> = ProblemKind::ALL
+            .iter()
+            .filter_map(|k| {
+                let (one, many) = k.counted();
+                match c.counts.get(k).copied().unwrap_or(0) {
+                    0 => None,
+                    1 => Some(format!("1 {one}")),
+                    n => Some(format!("{n} {many}")),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
+}
+
+/// The plural of a kind, for "and 4990 more records skipped".
+pub fn counted_plural(kind: ProblemKind) -> &'static str {
+    kind.counted().1
 }
 
 /// How far a run has got, for the progress line: objects and bytes planned (added when a

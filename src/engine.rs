@@ -13,6 +13,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::athena::{self, AthenaDialect};
+use crate::decode::Tolerance;
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::functions;
 use crate::layout::FirehoseLayout;
@@ -31,7 +32,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(source: Source, layout: FirehoseLayout, strict: bool) -> Result<Self> {
+    pub fn new(source: Source, layout: FirehoseLayout, tolerance: Tolerance) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Objects are the unit of parallelism; on S3 more of them in flight hides latency.
         let partitions = match source.location {
@@ -48,7 +49,7 @@ impl Engine {
         let diagnostics = Diagnostics::new();
         let progress = Arc::new(Progress::default());
         let settings = ScanSettings {
-            strict,
+            tolerance,
             diagnostics: diagnostics.clone(),
             source: source.clone(),
             progress: progress.clone(),

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("seslog: {e:#}");
+            // Object names and values in a message are text from outside: escape what a
+            // terminal would act on, line by line.
+            let text = format!("{e:#}");
+            let lines: Vec<_> = text.lines().map(seslog::output::sanitize).collect();
+            eprintln!("seslog: {}", lines.join("\n"));
             if e.downcast_ref::<seslog::cmd::UsageError>().is_some() {
                 return ExitCode::from(2);
             }

@@ -457,13 +457,22 @@ pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> s
     writeln!(out, "{message_id}: {verdict}")
 }
 
-/// Names every skipped record and damaged or ignored object, then counts them.
+/// Names the skipped records and damaged or ignored objects (the first few of each kind;
+/// the rest as one line per kind with its count), then counts them all. Object names and
+/// record text are escaped: stderr is a terminal too.
 pub fn report_problems(
     diagnostics: &crate::diagnostics::Diagnostics,
     err: &mut impl Write,
 ) -> std::io::Result<()> {
     for problem in diagnostics.problems() {
-        writeln!(err, "seslog: warning: {problem}")?;
+        writeln!(err, "seslog: warning: {}", sanitize(&problem.to_string()))?;
+    }
+    for (kind, more) in diagnostics.unnamed() {
+        writeln!(
+            err,
+            "seslog: warning: {more} more {} (not named one by one)",
+            crate::diagnostics::counted_plural(kind)
+        )?;
     }
     if let Some(summary) = diagnostics.summary() {
         writeln!(

@@ -18,18 +18,21 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::projection::ProjectionExprs;
 use datafusion::physical_plan::{DisplayFormatType, PhysicalExpr};
-use futures::StreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
+use std::time::Duration;
 
-use crate::decode::{self, DecodePlan};
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+use crate::decode::{DecodePlan, ObjectReader, Tolerance};
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::source::Source;
 
 /// What every file of one scan shares.
 #[derive(Debug, Clone)]
 pub struct ScanSettings {
-    /// Fail on the first bad record or object instead of skipping it.
-    pub strict: bool,
+    /// What to do with bad records and damaged objects.
+    pub tolerance: Tolerance,
     pub diagnostics: Diagnostics,
     /// For naming objects and explaining errors in messages.
     pub source: Source,
@@ -60,7 +63,7 @@ impl SesSource {
 impl fmt::Debug for SesSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SesSource")
-            .field("strict", &self.settings.strict)
+            .field("tolerance", &self.settings.tolerance)
             .finish()
     }
 }
@@ -78,7 +81,7 @@ impl FileSource for SesSource {
             projected,
             self.batch_size
                 .expect("batch size is set before openers are made"),
-            self.settings.strict,
+            self.settings.tolerance,
         )?;
         let opener: Arc<dyn FileOpener> = Arc::new(SesOpener {
             store: object_store,
@@ -90,6 +93,13 @@ impl FileSource for SesSource {
 
     fn table_schema(&self) -> &TableSchema {
         &self.table_schema
+    }
+
+    /// Never split an object into byte ranges: a gzip object cannot be entered in the
+    /// middle, and an opener that reads whole objects would read a split one once per
+    /// range (every record counted twice). Objects are the unit of parallelism.
+    fn supports_repartitioning(&self) -> bool {
+        false
     }
 
     fn with_batch_size(&self, batch_size: usize) -> Arc<dyn FileSource> {
@@ -128,14 +138,15 @@ impl FileSource for SesSource {
     }
 
     fn fmt_extra(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        if self.settings.strict {
+        if self.settings.tolerance.strict {
             write!(f, ", strict=true")?;
         }
         Ok(())
     }
 }
 
-/// Opens one object: GET it whole (gzip is not splittable), then decode batch by batch.
+/// Opens one object: GET it whole (gzip is not splittable), check it is the object the
+/// listing named, then decode it batch by batch.
 struct SesOpener {
     store: Arc<dyn ObjectStore>,
     plan: Arc<DecodePlan>,
@@ -148,17 +159,70 @@ impl FileOpener for SesOpener {
         let plan = Arc::clone(&self.plan);
         let settings = self.settings.clone();
         Ok(Box::pin(async move {
-            let location = file.object_meta.location.clone();
-            let name = settings.source.location.object_name(&location);
-            let fetched = async { store.get(&location).await?.bytes().await }.await;
-            let bytes = fetched.map_err(|e| {
-                DataFusionError::External(
-                    format!("reading {name}: {}", settings.source.describe_error(&e)).into(),
-                )
-            })?;
+            let name = settings
+                .source
+                .location
+                .object_name(&file.object_meta.location);
+            if let Some(range) = &file.range {
+                return Err(DataFusionError::Internal(format!(
+                    "{name} was split into byte range {}..{}; objects are read whole",
+                    range.start, range.end
+                )));
+            }
+            let bytes = fetch(store.as_ref(), &file.object_meta, &name, &settings).await?;
             settings.progress.read(bytes.len() as u64);
-            let reader = decode::read_object(plan, bytes, name, settings.diagnostics);
+            let reader = ObjectReader::new(plan, bytes, name, settings.diagnostics);
             Ok(futures::stream::iter(reader).boxed())
         }))
     }
+}
+
+/// GETs an object and checks that what arrived is what the listing described: as many
+/// bytes as its size, and the same ETag where both have one. A 200 with a short or empty
+/// body (a proxy, a broken connection that still closed cleanly) is retried, then an
+/// error naming the object: never a short read taken for the whole object.
+async fn fetch(
+    store: &dyn ObjectStore,
+    listed: &ObjectMeta,
+    name: &str,
+    settings: &ScanSettings,
+) -> Result<Bytes> {
+    let failed = |why: String| DataFusionError::External(format!("reading {name}: {why}").into());
+    let retries = settings.source.retries;
+    let mut backoff = Duration::from_millis(100);
+    for attempt in 0.. {
+        let got = async {
+            let result = store.get(&listed.location).await?;
+            let e_tag = result.meta.e_tag.clone();
+            Ok::<_, object_store::Error>((result.bytes().await?, e_tag))
+        }
+        .await;
+        let (bytes, e_tag) = got.map_err(|e| failed(settings.source.describe_error(&e)))?;
+        let mismatch = if bytes.len() as u64 != listed.size {
+            Some(format!(
+                "{} bytes arrived where the listing said {}",
+                bytes.len(),
+                listed.size
+            ))
+        } else {
+            match (&listed.e_tag, &e_tag) {
+                (Some(said), Some(got)) if said != got => Some(format!(
+                    "its ETag is {got} where the listing said {said} (the object changed, or \
+                     what arrived is not the object)"
+                )),
+                _ => None,
+            }
+        };
+        match mismatch {
+            None => return Ok(bytes),
+            Some(why) if attempt >= retries => {
+                return Err(failed(format!("{why} (after {attempt} retries)")));
+            }
+            Some(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+        }
+    }
+    unreachable!("the loop returns")
 }

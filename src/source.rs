@@ -5,6 +5,7 @@
 //! store is wrapped in `CountingStore`, so a run can say (and a test can assert) exactly how
 //! many LIST and GET requests it made.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -18,13 +19,20 @@ use bytes::Bytes;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, CredentialProvider, GetOptions, GetResult, ListResult, MultipartUpload,
-    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    BackoffConfig, ClientOptions, CopyOptions, CredentialProvider, GetOptions, GetResult,
+    ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions,
+    PutPayload, PutResult, RetryConfig,
 };
 use tokio::sync::Mutex;
+
+use crate::localfs::LocalTree;
+use crate::s3http::{GuardedConnector, S3Fault};
+
+/// Objects and folders left out of listings because their names cannot be read (a control
+/// character, not UTF-8, a link out of the tree): key or path -> why. The scan names them.
+pub type RejectedNames = Arc<std::sync::Mutex<BTreeMap<String, String>>>;
 
 /// Where the logs are, as the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,28 +85,91 @@ impl Location {
     }
 }
 
-/// An object-store error in a user's words: S3's error codes named and explained.
-fn describe_error(e: &object_store::Error) -> String {
-    let text = e.to_string();
-    let hint = if text.contains("NoSuchBucket") {
-        Some("no such bucket")
-    } else if text.contains("AccessDenied") || text.contains("403 Forbidden") {
-        Some("access denied")
-    } else if text.contains("InvalidAccessKeyId") {
-        Some("the access key id is not known to S3")
-    } else if text.contains("SignatureDoesNotMatch") {
-        Some("the secret key does not match the access key id")
-    } else if text.contains("ExpiredToken") {
-        Some("the session token has expired (run `aws sso login` or refresh the credentials)")
-    } else if matches!(e, object_store::Error::NotFound { .. }) {
-        Some("not found")
-    } else {
-        None
-    };
-    match hint {
-        Some(h) => format!("{h} ({})", text.lines().next().unwrap_or_default()),
-        None => text,
+/// The text of `<tag>...</tag>` in an error's text (S3's error documents).
+fn xml_text<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].trim())
+}
+
+/// The first error of type `T` in the source chain of an object_store error.
+fn in_chain<T: std::error::Error + 'static>(e: &object_store::Error) -> Option<&T> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = err.source();
     }
+    None
+}
+
+/// The innermost cause in an error's source chain (hyper's "connection closed before
+/// message completed" under object_store's "error sending request").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut err = e;
+    while let Some(next) = err.source() {
+        err = next;
+    }
+    err.to_string()
+}
+
+/// An object-store error in a user's words, and whether it is S3 refusing the credentials.
+/// S3's error code is kept (`InvalidAccessKeyId` and `SignatureDoesNotMatch` are both 403s
+/// but mean different things).
+fn explain(e: &object_store::Error) -> (String, bool) {
+    let text = e.to_string();
+    let retried = text
+        .split_once(", after ")
+        .and_then(|(_, rest)| rest.split_once(" retries"))
+        .map(|(n, _)| format!(" (gave up after {n} retries)"))
+        .unwrap_or_default();
+    if let Some(fault) = in_chain::<S3Fault>(e) {
+        return (format!("{fault}{retried}"), false);
+    }
+    if let Some(http) = in_chain::<object_store::client::HttpError>(e) {
+        use object_store::client::HttpErrorKind;
+        let what = match http.kind() {
+            HttpErrorKind::Connect => "could not connect to S3",
+            HttpErrorKind::Timeout => "S3 timed out",
+            _ => "the connection to S3 failed",
+        };
+        return (format!("{what} ({}){retried}", root_cause(http)), false);
+    }
+    let code = xml_text(&text, "Code");
+    let (meaning, refused) = match code {
+        Some("NoSuchBucket") => ("no such bucket", false),
+        Some("AccessDenied") => ("access denied", true),
+        Some("InvalidAccessKeyId") => ("the access key id is not known to S3", true),
+        // What S3-compatible servers (and S3 for an account without S3) say instead.
+        Some("NotSignedUp") => (
+            "the access key id is not known to this S3 server (or its account may not use S3)",
+            true,
+        ),
+        Some("SignatureDoesNotMatch") => (
+            "the secret key does not match the access key id (or the request was altered on the way)",
+            true,
+        ),
+        Some("ExpiredToken" | "TokenRefreshRequired") => (
+            "the session token has expired (run `aws sso login` or refresh the credentials)",
+            true,
+        ),
+        Some("InvalidToken") => ("the session token is not valid", true),
+        Some("NoSuchKey") => ("not found", false),
+        Some("InternalError" | "SlowDown" | "ServiceUnavailable") => ("S3 kept failing", false),
+        _ if text.contains("403 Forbidden") => ("access denied", true),
+        _ if matches!(e, object_store::Error::NotFound { .. }) => ("not found", false),
+        _ => {
+            let first = text.lines().next().unwrap_or_default();
+            return (first.chars().take(400).collect(), false);
+        }
+    };
+    let detail = match (code, xml_text(&text, "Message")) {
+        (Some(c), Some(m)) => format!(" (S3 error {c}: {m})"),
+        (Some(c), None) => format!(" (S3 error {c})"),
+        _ => String::new(),
+    };
+    (format!("{meaning}{detail}{retried}"), refused)
 }
 
 impl fmt::Display for Location {
@@ -112,12 +183,33 @@ impl fmt::Display for Location {
 }
 
 /// How to reach S3, resolved by the front end from flags and environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// How long S3 may stay silent: before a response starts, and in the middle of a body.
+    pub timeout: Duration,
+    /// How often a failed request (a 5xx, a reset, a malformed or short answer) is retried.
+    pub retries: usize,
 }
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: None,
+            profile: None,
+            timeout: DEFAULT_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+        }
+    }
+}
+
+/// S3's first byte normally comes within tens of milliseconds; 10 s of silence is a
+/// server (or network) that is not going to answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRIES: usize = 3;
 
 /// Request counts for one run; shared by every clone of the store.
 #[derive(Debug, Default)]
@@ -151,11 +243,16 @@ pub struct Source {
     pub counters: Arc<Counters>,
     /// Where the S3 credentials came from (never the secret), for error messages.
     pub credential_source: CredentialSource,
+    /// Names left out of listings, for the scan to report.
+    pub rejected: RejectedNames,
+    /// How often to retry an object whose body does not match its listing.
+    pub retries: usize,
 }
 
 impl Source {
     pub async fn open(location: Location, s3: &S3Settings) -> anyhow::Result<Self> {
         let counters = Arc::new(Counters::default());
+        let rejected = RejectedNames::default();
         match &location {
             Location::Local(dir) => {
                 if !dir.is_dir() {
@@ -164,7 +261,7 @@ impl Source {
                         dir.display()
                     );
                 }
-                let inner = LocalFileSystem::new_with_prefix(dir)?;
+                let inner = LocalTree::new(dir, rejected.clone())?;
                 Ok(Source {
                     url: ObjectStoreUrl::parse("file://seslog-local")?,
                     store: Arc::new(CountingStore {
@@ -175,11 +272,18 @@ impl Source {
                     location,
                     counters,
                     credential_source: CredentialSource::default(),
+                    rejected,
+                    retries: s3.retries,
                 })
             }
             Location::S3 { bucket, prefix } => {
                 let (builder, credential_source) = s3_builder(bucket, s3).await?;
-                let inner = builder.build()?;
+                let inner = builder
+                    .with_http_connector(GuardedConnector {
+                        timeout: s3.timeout,
+                        rejected: rejected.clone(),
+                    })
+                    .build()?;
                 Ok(Source {
                     url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
                     store: Arc::new(CountingStore {
@@ -190,6 +294,8 @@ impl Source {
                     location: location.clone(),
                     counters,
                     credential_source,
+                    rejected,
+                    retries: s3.retries,
                 })
             }
         }
@@ -200,15 +306,7 @@ impl Source {
     /// An error from this source's store in a user's words; a refusal also says which
     /// credentials were used (the provider's name, never the key).
     pub fn describe_error(&self, e: &object_store::Error) -> String {
-        let text = describe_error(e);
-        let refused = [
-            "access denied",
-            "access key id",
-            "secret key",
-            "session token",
-        ]
-        .iter()
-        .any(|h| text.starts_with(h));
+        let (text, refused) = explain(e);
         let used = self
             .credential_source
             .lock()
@@ -220,6 +318,14 @@ impl Source {
                 format!("{text}; no credentials were found (requests were unsigned)")
             }
             _ => text,
+        }
+    }
+
+    /// The user-facing name of an object or folder left out of a listing.
+    pub fn rejected_name(&self, key: &str) -> String {
+        match &self.location {
+            Location::Local(dir) => dir.join(key).display().to_string(),
+            Location::S3 { bucket, .. } => format!("s3://{bucket}/{key}"),
         }
     }
 }
@@ -236,7 +342,25 @@ async fn s3_builder(
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
     let sdk = loader.load().await;
-    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+    // Silence is timed by the guarded client (first byte, then between body bytes), not
+    // as a total: a slow but moving download of a large object is never cut.
+    let client = ClientOptions::new()
+        .with_connect_timeout(s3.timeout)
+        .with_timeout_disabled();
+    let retry = RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            base: 2.0,
+        },
+        max_retries: s3.retries,
+        // The count decides; this only bounds the sum of many slow attempts.
+        retry_timeout: s3.timeout * (s3.retries as u32 + 1) * 2 + Duration::from_secs(30),
+    };
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_client_options(client)
+        .with_retry(retry);
     let region = match (s3.region.clone(), sdk.region()) {
         (Some(r), _) => r,
         (None, Some(r)) => r.to_string(),
@@ -406,6 +530,47 @@ impl ObjectStore for CountingStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_error_codes_keep_their_meaning() {
+        let error = |code: &str| {
+            object_store::Error::Generic {
+            store: "S3",
+            source: format!(
+                "Error performing GET http://x in 1ms, after 3 retries, max_retries: 3, retry_timeout: 60s  - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>{code}</Code><Message>m</Message></Error>"
+            )
+            .into(),
+        }
+        };
+        for (code, meaning, refused) in [
+            (
+                "InvalidAccessKeyId",
+                "the access key id is not known to S3 (S3 error InvalidAccessKeyId: m) (gave up after 3 retries)",
+                true,
+            ),
+            (
+                "SignatureDoesNotMatch",
+                "the secret key does not match the access key id (or the request was altered on the way) (S3 error SignatureDoesNotMatch: m) (gave up after 3 retries)",
+                true,
+            ),
+            (
+                "AccessDenied",
+                "access denied (S3 error AccessDenied: m) (gave up after 3 retries)",
+                true,
+            ),
+            (
+                "SomethingNew",
+                "access denied (S3 error SomethingNew: m) (gave up after 3 retries)",
+                true,
+            ),
+        ] {
+            assert_eq!(
+                explain(&error(code)),
+                (meaning.to_string(), refused),
+                "{code}"
+            );
+        }
+    }
 
     #[test]
     fn parses_sources() {

@@ -18,10 +18,11 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::diagnostics::{Problem, ProblemKind};
 use crate::layout::FirehoseLayout;
 use crate::listing::{self, Constraints, Leaf};
 use crate::scan::{ScanSettings, SesSource};
@@ -102,6 +103,29 @@ impl SesLogTable {
     }
 }
 
+impl SesLogTable {
+    /// Objects and folders the listings left out because their names cannot be read.
+    fn report_rejected_names(&self) -> Result<()> {
+        let rejected =
+            std::mem::take(&mut *self.source.rejected.lock().expect("rejected names lock"));
+        for (key, why) in rejected {
+            let problem = Problem::new(
+                self.source.rejected_name(&key),
+                None,
+                ProblemKind::IgnoredObject,
+                format!("{why}; not read"),
+            );
+            if self.settings.tolerance.strict {
+                return Err(DataFusionError::External(
+                    format!("{problem} (--strict: no object may be skipped)").into(),
+                ));
+            }
+            self.settings.diagnostics.push(problem);
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl TableProvider for SesLogTable {
     fn schema(&self) -> SchemaRef {
@@ -148,6 +172,7 @@ impl TableProvider for SesLogTable {
         .await?;
         let leaves = self.filter_leaves(state, leaves, filters)?;
         let objects = listing::list_objects(store, leaves, &self.source).await?;
+        self.report_rejected_names()?;
 
         let files: Vec<PartitionedFile> = objects
             .into_iter()

@@ -9,7 +9,7 @@ pub mod sql;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,12 +81,11 @@ fn completions(shell: Shell) -> Result<ExitCode> {
         Shell::Fish => clap_complete::Shell::Fish,
         Shell::Powershell => clap_complete::Shell::PowerShell,
     };
-    clap_complete::generate(
-        shell,
-        &mut Cli::command(),
-        "seslog",
-        &mut std::io::stdout().lock(),
-    );
+    // clap_complete panics when its writer fails (`seslog completions bash | head -1`):
+    // generate into memory, then write, so a closed pipe is an ordinary error (exit 0).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "seslog", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,7 +167,11 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
         )
     })?;
     let source = Source::open(location, &config.s3).await?;
-    Ok(Engine::new(source, config.layout.clone(), config.strict)?)
+    Ok(Engine::new(
+        source,
+        config.layout.clone(),
+        config.tolerance,
+    )?)
 }
 
 /// After a query: names every skipped record and damaged object on stderr, then the
@@ -240,24 +243,26 @@ impl Ticker {
 
 /// Where a result goes: stdout, or `--output FILE` through a temporary file beside it that
 /// is renamed into place only when everything was written (a failed or interrupted run
-/// leaves no file, not even a partial one).
+/// leaves no file, not even a partial one). stdout is held back the same way up to
+/// `HELD_STDOUT` bytes: a run that fails writes nothing to stdout (no CSV header before an
+/// error), unless its result was already larger than that and streaming.
 pub struct Sink {
     pub printer: Box<dyn Printer + Send>,
-    closed: Arc<AtomicBool>,
+    stdout: Option<Arc<Mutex<HeldStdout>>>,
     target: Option<(TempPath, PathBuf)>,
 }
 
+/// stdout held back until the run ends well or the result outgrows this.
+const HELD_STDOUT: usize = 16 << 20;
+
 impl Sink {
     pub fn open(config: &Config) -> Result<Self> {
-        let closed = Arc::new(AtomicBool::new(false));
         let Some(path) = &config.output else {
-            let out = WatchedStdout {
-                inner: std::io::BufWriter::new(std::io::stdout()),
-                closed: closed.clone(),
-            };
+            let held = Arc::new(Mutex::new(HeldStdout::default()));
+            let out = SharedStdout(held.clone());
             return Ok(Sink {
                 printer: config.format.printer(out, &config.print),
-                closed,
+                stdout: Some(held),
                 target: None,
             });
         };
@@ -284,19 +289,32 @@ impl Sink {
         let out = std::io::BufWriter::new(file);
         Ok(Sink {
             printer: config.format.printer(out, &config.print),
-            closed,
+            stdout: None,
             target: Some((temp_path, path.clone())),
         })
     }
 
-    /// Ends the output: on success the file is moved into place; on failure it is removed.
-    /// The writers (arrow's CSV writer among them) turn I/O errors into text, so the reader
-    /// going away (`seslog ... | head`) is told by the watch, not by the error.
+    /// Ends the output: on success what was held is written (the file moved into place);
+    /// on failure it is dropped (the file removed). The writers (arrow's CSV writer among
+    /// them) turn I/O errors into text, so the reader going away (`seslog ... | head`) is
+    /// told by the watch, not by the error.
     pub fn close<T>(mut self, result: Result<T>) -> Result<T> {
-        if self.closed.load(Ordering::Relaxed) {
+        let held = self.stdout.take();
+        let closed = |held: &Option<Arc<Mutex<HeldStdout>>>| {
+            held.as_ref()
+                .is_some_and(|h| h.lock().expect("stdout lock").closed)
+        };
+        if closed(&held) {
             return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
         }
         let value = result?;
+        if let Some(held) = &held {
+            let released = held.lock().expect("stdout lock").release();
+            if released.is_err() && closed(&Some(held.clone())) {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+            }
+            released?;
+        }
         if let Some((temp, path)) = self.target.take() {
             PARTIAL_OUTPUTS
                 .lock()
@@ -306,6 +324,67 @@ impl Sink {
                 .with_context(|| format!("--output {}", path.display()))?;
         }
         Ok(value)
+    }
+}
+
+/// stdout, held back (see `Sink`), remembering whether the reader went away.
+#[derive(Default)]
+struct HeldStdout {
+    held: Vec<u8>,
+    /// Past `HELD_STDOUT`: bytes go straight out.
+    streaming: Option<std::io::BufWriter<std::io::Stdout>>,
+    closed: bool,
+}
+
+impl HeldStdout {
+    fn watch<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+        }
+        result
+    }
+
+    fn stream(&mut self) -> std::io::Result<&mut std::io::BufWriter<std::io::Stdout>> {
+        if self.streaming.is_none() {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let held = std::mem::take(&mut self.held);
+            let written = out.write_all(&held);
+            self.watch(written)?;
+            self.streaming = Some(out);
+        }
+        Ok(self.streaming.as_mut().expect("set above"))
+    }
+
+    /// The run went well: everything out.
+    fn release(&mut self) -> std::io::Result<()> {
+        let result = self.stream().and_then(|out| out.flush());
+        self.watch(result)
+    }
+}
+
+/// The printer's handle on the held stdout.
+struct SharedStdout(Arc<Mutex<HeldStdout>>);
+
+impl Write for SharedStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut held = self.0.lock().expect("stdout lock");
+        if held.streaming.is_none() && held.held.len() + buf.len() <= HELD_STDOUT {
+            held.held.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        let result = held.stream().and_then(|out| out.write(buf));
+        held.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut held = self.0.lock().expect("stdout lock");
+        let result = match held.streaming.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        };
+        held.watch(result)
     }
 }
 
@@ -350,33 +429,4 @@ pub fn print_batches(config: &Config, schema: &SchemaRef, batches: &[RecordBatch
         Ok(())
     })();
     sink.close(printed)
-}
-
-/// stdout that remembers whether the reader went away.
-struct WatchedStdout<W: Write> {
-    inner: W,
-    closed: Arc<AtomicBool>,
-}
-
-impl<W: Write> WatchedStdout<W> {
-    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
-        if let Err(e) = &result
-            && e.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            self.closed.store(true, Ordering::Relaxed);
-        }
-        result
-    }
-}
-
-impl<W: Write> Write for WatchedStdout<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let result = self.inner.write(buf);
-        self.watch(result)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let result = self.inner.flush();
-        self.watch(result)
-    }
 }

@@ -1,0 +1,283 @@
+//! A local directory as an object store. Listings and GETs are our own, not
+//! `LocalFileSystem`'s, because that one fails a whole folder on a single name it cannot
+//! represent (not UTF-8, a control character), silently skips names like `x.gz#1` and
+//! refuses to open them, and follows symbolic links out of the tree. Here such a name is
+//! left out of the listing and recorded in `RejectedNames` (the caller names it), a link
+//! is followed only when it points inside the source, and every other name is read.
+//! Writes are never made by seslog; they are `LocalFileSystem`'s.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::{Path, PathPart};
+use object_store::{
+    Attributes, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+use crate::source::RejectedNames;
+
+#[derive(Debug)]
+pub struct LocalTree {
+    folders: Folders,
+    writes: LocalFileSystem,
+}
+
+/// What a listing needs, cheap to move to a blocking thread.
+#[derive(Debug, Clone)]
+struct Folders {
+    /// The source directory, canonical (symbolic links resolved).
+    root: PathBuf,
+    rejected: RejectedNames,
+}
+
+impl LocalTree {
+    pub fn new(dir: &std::path::Path, rejected: RejectedNames) -> object_store::Result<Self> {
+        let root = dir.canonicalize().map_err(|e| generic(e.into()))?;
+        Ok(Self {
+            writes: LocalFileSystem::new_with_prefix(&root)?,
+            folders: Folders { root, rejected },
+        })
+    }
+}
+
+impl Folders {
+    fn file_path(&self, location: &Path) -> PathBuf {
+        let mut path = self.root.clone();
+        path.extend(location.parts().map(|p| p.as_ref().to_string()));
+        path
+    }
+
+    fn reject(&self, location: String, why: String) {
+        self.rejected
+            .lock()
+            .expect("rejected names lock")
+            .insert(location, why);
+    }
+
+    /// One folder, as S3 answers a delimited LIST: its files and its sub-folders.
+    fn list_folder(&self, prefix: &Path) -> object_store::Result<ListResult> {
+        let dir = self.file_path(prefix);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // A folder that is not there holds nothing, as on S3.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ListResult {
+                    common_prefixes: Vec::new(),
+                    objects: Vec::new(),
+                });
+            }
+            Err(e) => return Err(io_error(&dir, e)),
+        };
+        let mut common_prefixes = Vec::new();
+        let mut objects = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(&dir, e))?;
+            let raw_name = entry.file_name();
+            let shown = format!("{prefix}/{}", raw_name.to_string_lossy());
+            let shown = shown.trim_start_matches('/').to_string();
+            let Some(name) = raw_name.to_str() else {
+                self.reject(shown, "its name is not valid UTF-8".into());
+                continue;
+            };
+            let part = match PathPart::parse(name) {
+                Ok(part) => part,
+                Err(_) => {
+                    let why = match name.chars().find(|c| c.is_control()) {
+                        Some(c) => {
+                            format!("its name holds a control character (U+{:04X})", c as u32)
+                        }
+                        None => "its name cannot be a path segment".to_string(),
+                    };
+                    self.reject(shown, why);
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let metadata = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => match self.inside(&path) {
+                    Ok(m) => m,
+                    Err(why) => {
+                        self.reject(shown, why);
+                        continue;
+                    }
+                },
+                Ok(m) => m,
+                Err(e) => return Err(io_error(&path, e)),
+            };
+            let location = prefix.clone().join(part);
+            if metadata.is_dir() {
+                common_prefixes.push(location);
+            } else if metadata.is_file() {
+                objects.push(ObjectMeta {
+                    location,
+                    last_modified: metadata
+                        .modified()
+                        .map(DateTime::<Utc>::from)
+                        .unwrap_or_default(),
+                    size: metadata.len(),
+                    e_tag: None,
+                    version: None,
+                });
+            }
+        }
+        common_prefixes.sort();
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(ListResult {
+            common_prefixes,
+            objects,
+        })
+    }
+
+    /// The metadata of what a symbolic link points to, when that is inside the source.
+    fn inside(&self, link: &std::path::Path) -> Result<std::fs::Metadata, String> {
+        let target = link
+            .canonicalize()
+            .map_err(|_| "a symbolic link to nothing (broken)".to_string())?;
+        if !target.starts_with(&self.root) {
+            return Err(format!(
+                "a symbolic link to {}, outside the source (not followed)",
+                target.display()
+            ));
+        }
+        std::fs::metadata(&target).map_err(|e| e.to_string())
+    }
+
+    fn read_range(&self, location: &Path, range: Range<u64>) -> object_store::Result<Bytes> {
+        let path = self.file_path(location);
+        let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
+        file.seek(SeekFrom::Start(range.start))
+            .map_err(|e| io_error(&path, e))?;
+        let mut buf = Vec::with_capacity((range.end - range.start) as usize);
+        file.take(range.end - range.start)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_error(&path, e))?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalTree",
+        source,
+    }
+}
+
+fn io_error(path: &std::path::Path, e: std::io::Error) -> object_store::Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return object_store::Error::NotFound {
+            path: path.display().to_string(),
+            source: e.into(),
+        };
+    }
+    generic(format!("{}: {e}", path.display()).into())
+}
+
+impl fmt::Display for LocalTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LocalTree({})", self.folders.root.display())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalTree {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.writes.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.writes.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let path = self.folders.file_path(location);
+        let location = location.clone();
+        tokio::task::spawn_blocking(move || {
+            let file = File::open(&path).map_err(|e| io_error(&path, e))?;
+            let metadata = file.metadata().map_err(|e| io_error(&path, e))?;
+            let meta = ObjectMeta {
+                location,
+                last_modified: metadata
+                    .modified()
+                    .map(DateTime::<Utc>::from)
+                    .unwrap_or_default(),
+                size: metadata.len(),
+                e_tag: None,
+                version: None,
+            };
+            options.check_preconditions(&meta)?;
+            let range = match &options.range {
+                Some(r) => r.as_range(meta.size).map_err(|e| generic(e.into()))?,
+                None => 0..meta.size,
+            };
+            Ok(GetResult {
+                payload: GetResultPayload::File(file, path),
+                attributes: Attributes::default(),
+                range,
+                meta,
+            })
+        })
+        .await
+        .map_err(|e| generic(e.into()))?
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        ranges
+            .iter()
+            .map(|r| self.folders.read_range(location, r.clone()))
+            .collect()
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.writes.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.writes.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let folders = self.folders.clone();
+        let prefix = prefix.cloned().unwrap_or_default();
+        tokio::task::spawn_blocking(move || folders.list_folder(&prefix))
+            .await
+            .map_err(|e| generic(e.into()))?
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.writes.copy_opts(from, to, options).await
+    }
+}
