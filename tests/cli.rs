@@ -1002,3 +1002,9 @@ mod terminal;
 
 #[path = "cli/athena.rs"]
 mod athena;
+
+#[path = "cli/trust.rs"]
+mod trust;
+
+#[path = "cli/s3_faults.rs"]
+mod s3_faults;

@@ -60,28 +60,9 @@ pub fn bin() -> PathBuf {
 /// Runs the real binary with a clean environment (nothing of the user's AWS or seslog
 /// settings leaks in), optional stdin, and extra variables.
 pub fn run(args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent-seslog-test-home")
-        .env("AWS_CONFIG_FILE", "/nonexistent-seslog-test-home/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent-seslog-test-home/credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn seslog");
+    let mut child = command(args, stdin.is_some(), env)
+        .spawn()
+        .expect("spawn seslog");
     if let Some(text) = stdin {
         child
             .stdin
@@ -96,6 +77,71 @@ pub fn run(args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Output
         stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
         stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     }
+}
+
+/// As `run`, and the process's peak resident memory in KiB (its high-water mark, read
+/// from /proc while it runs).
+pub fn run_measured(args: &[String], env: &[(&str, &str)]) -> (Output, u64) {
+    use std::io::Read;
+    let mut child = command(args, false, env).spawn().expect("spawn seslog");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        stdout.read_to_end(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        stderr.read_to_end(&mut s).unwrap();
+        s
+    });
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kb = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak = peak.max(kb);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let output = Output {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.join().unwrap()).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(err.join().unwrap()).expect("stderr is UTF-8"),
+    };
+    (output, peak)
+}
+
+/// The real binary with a clean environment.
+pub fn command(args: &[String], stdin: bool, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent-seslog-test-home")
+        .env("AWS_CONFIG_FILE", "/nonexistent-seslog-test-home/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent-seslog-test-home/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
 }
 
 #[derive(Debug)]
