@@ -4,7 +4,7 @@
 //! refuses to open them, and follows symbolic links out of the tree. Here such a name is
 //! left out of the listing and recorded in `RejectedNames` (the caller names it), a link
 //! is followed only when it points inside the source, and every other name is read.
-//! Writes are never made by seslog; they are `LocalFileSystem`'s.
+//! seslog never writes to a source: writes are refused.
 
 use std::fmt;
 use std::fs::File;
@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::stream::BoxStream;
-use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
 use object_store::{
     Attributes, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
@@ -28,7 +28,6 @@ use crate::source::RejectedNames;
 #[derive(Debug)]
 pub struct LocalTree {
     folders: Folders,
-    writes: LocalFileSystem,
 }
 
 /// What a listing needs, cheap to move to a blocking thread.
@@ -43,7 +42,6 @@ impl LocalTree {
     pub fn new(dir: &std::path::Path, rejected: RejectedNames) -> object_store::Result<Self> {
         let root = dir.canonicalize().map_err(|e| generic(e.into()))?;
         Ok(Self {
-            writes: LocalFileSystem::new_with_prefix(&root)?,
             folders: Folders { root, rejected },
         })
     }
@@ -117,16 +115,7 @@ impl Folders {
             if metadata.is_dir() {
                 common_prefixes.push(location);
             } else if metadata.is_file() {
-                objects.push(ObjectMeta {
-                    location,
-                    last_modified: metadata
-                        .modified()
-                        .map(DateTime::<Utc>::from)
-                        .unwrap_or_default(),
-                    size: metadata.len(),
-                    e_tag: None,
-                    version: None,
-                });
+                objects.push(object_meta(location, &metadata));
             }
         }
         common_prefixes.sort();
@@ -164,6 +153,25 @@ impl Folders {
     }
 }
 
+fn object_meta(location: Path, metadata: &std::fs::Metadata) -> ObjectMeta {
+    ObjectMeta {
+        location,
+        last_modified: metadata
+            .modified()
+            .map(DateTime::<Utc>::from)
+            .unwrap_or_default(),
+        size: metadata.len(),
+        e_tag: None,
+        version: None,
+    }
+}
+
+fn read_only() -> object_store::Error {
+    object_store::Error::NotSupported {
+        source: "seslog reads sources and never writes to them".into(),
+    }
+}
+
 fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> object_store::Error {
     object_store::Error::Generic {
         store: "LocalTree",
@@ -191,19 +199,19 @@ impl fmt::Display for LocalTree {
 impl ObjectStore for LocalTree {
     async fn put_opts(
         &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
+        _: &Path,
+        _: PutPayload,
+        _: PutOptions,
     ) -> object_store::Result<PutResult> {
-        self.writes.put_opts(location, payload, opts).await
+        Err(read_only())
     }
 
     async fn put_multipart_opts(
         &self,
-        location: &Path,
-        opts: PutMultipartOptions,
+        _: &Path,
+        _: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.writes.put_multipart_opts(location, opts).await
+        Err(read_only())
     }
 
     async fn get_opts(
@@ -216,16 +224,7 @@ impl ObjectStore for LocalTree {
         tokio::task::spawn_blocking(move || {
             let file = File::open(&path).map_err(|e| io_error(&path, e))?;
             let metadata = file.metadata().map_err(|e| io_error(&path, e))?;
-            let meta = ObjectMeta {
-                location,
-                last_modified: metadata
-                    .modified()
-                    .map(DateTime::<Utc>::from)
-                    .unwrap_or_default(),
-                size: metadata.len(),
-                e_tag: None,
-                version: None,
-            };
+            let meta = object_meta(location, &metadata);
             options.check_preconditions(&meta)?;
             let range = match &options.range {
                 Some(r) => r.as_range(meta.size).map_err(|e| generic(e.into()))?,
@@ -255,13 +254,19 @@ impl ObjectStore for LocalTree {
 
     fn delete_stream(
         &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
+        _: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.writes.delete_stream(locations)
+        futures::stream::once(async { Err(read_only()) }).boxed()
     }
 
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.writes.list(prefix)
+    /// seslog lists one folder at a time (`list_with_delimiter`), never recursively.
+    fn list(&self, _: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        futures::stream::once(async {
+            Err(object_store::Error::NotSupported {
+                source: "seslog lists one folder at a time".into(),
+            })
+        })
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
@@ -272,12 +277,7 @@ impl ObjectStore for LocalTree {
             .map_err(|e| generic(e.into()))?
     }
 
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.writes.copy_opts(from, to, options).await
+    async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> object_store::Result<()> {
+        Err(read_only())
     }
 }
