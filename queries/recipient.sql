@@ -25,20 +25,17 @@ WITH events AS (
     WHERE day BETWEEN $day_from AND $day_to
       AND event_time >= $from AND event_time < $to
       AND array_has(recipients, lower($address))
-),
-verdicts AS (
-    SELECT message_id,
-           CASE
-               WHEN bool_or(event = 'Complaint') THEN 'complained'
-               WHEN bool_or(event = 'Delivery') THEN 'delivered'
-               WHEN bool_or(event = 'Bounce') THEN 'bounced'
-               WHEN bool_or(event IN ('Reject', 'Rendering Failure')) THEN 'rejected'
-               WHEN bool_or(event = 'DeliveryDelay') THEN 'delayed'
-               ELSE 'sent-no-outcome-yet'
-           END AS verdict
-    FROM events
-    GROUP BY message_id
 )
-SELECT e.time, e.event, e.message_id, e.subject, e.detail, v.verdict
-FROM events e JOIN verdicts v ON e.message_id = v.message_id
-ORDER BY e.time, CASE e.event WHEN 'Send' THEN 0 ELSE 1 END, e.event
+-- The verdict is a window over the same events, not a second CTE joined back: a CTE used
+-- twice is planned (and its objects read) twice.
+SELECT time, event, message_id, subject, detail,
+       CASE
+           WHEN bool_or(event = 'Complaint') OVER (PARTITION BY message_id) THEN 'complained'
+           WHEN bool_or(event = 'Delivery') OVER (PARTITION BY message_id) THEN 'delivered'
+           WHEN bool_or(event = 'Bounce') OVER (PARTITION BY message_id) THEN 'bounced'
+           WHEN bool_or(event IN ('Reject', 'Rendering Failure')) OVER (PARTITION BY message_id) THEN 'rejected'
+           WHEN bool_or(event = 'DeliveryDelay') OVER (PARTITION BY message_id) THEN 'delayed'
+           ELSE 'sent-no-outcome-yet'
+       END AS verdict
+FROM events
+ORDER BY time, CASE event WHEN 'Send' THEN 0 ELSE 1 END, event

@@ -48,6 +48,9 @@ pub enum Inflow {
     Gzip {
         decoder: Box<flate2::bufread::MultiGzDecoder<bytes::buf::Reader<Bytes>>>,
         inflated: u64,
+        /// What the gzip trailer says the (last member's) content size is: a hint that
+        /// sizes the buffer, so a 90 KB object does not get (and zero) an 8 MB window.
+        expected: u64,
     },
     /// Nothing more to hand over; the stream ended this way.
     Ended(Ending),
@@ -62,9 +65,12 @@ pub enum Flow {
 impl Inflow {
     pub fn new(raw: Bytes) -> Self {
         if is_gzip(&raw) {
+            let trailer = raw.len().checked_sub(4).map(|at| &raw[at..]);
+            let expected = trailer.map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
             Inflow::Gzip {
                 decoder: Box::new(flate2::bufread::MultiGzDecoder::new(raw.reader())),
                 inflated: 0,
+                expected: u64::from(expected),
             }
         } else {
             Inflow::Plain(Some(raw))
@@ -90,7 +96,15 @@ impl Inflow {
                     Flow::Data(Bytes::from([prefix, &data[..]].concat()))
                 }
             }
-            Inflow::Gzip { decoder, inflated } => {
+            Inflow::Gzip {
+                decoder,
+                inflated,
+                expected,
+            } => {
+                // Ask for what the trailer says is left (and a little more, to see the end
+                // in the same call), never less than 64 KiB nor more than `want`.
+                let left = expected.saturating_sub(*inflated) as usize;
+                let want = want.min(left.saturating_add(4096).max(64 << 10));
                 let mut buf = Vec::with_capacity(prefix.len() + want);
                 buf.extend_from_slice(prefix);
                 let start = buf.len();
