@@ -18,6 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StructArray,
+    new_null_array,
 };
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -27,6 +28,7 @@ use datafusion::error::{DataFusionError, Result};
 
 use crate::derived;
 use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
+use crate::nested::{Part, ReadPaths};
 use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 use crate::schema::{self, EVENT_TIME, RECIPIENTS};
 
@@ -62,6 +64,23 @@ impl Need {
                 .or_insert_with(|| Need::Some(BTreeMap::new()))
                 .add_path(rest),
         }
+    }
+
+    /// Adds the raw paths under `field` that `part` (exposed names) reads. A path stops at
+    /// a list or map: those are read whole.
+    fn add_part<'a>(&mut self, field: &'a Field, part: &Part, path: &mut Vec<&'a str>) {
+        path.push(field.name());
+        match (part, field.data_type()) {
+            (Part::Some(children), DataType::Struct(fields)) if !children.is_empty() => {
+                for (name, child) in children {
+                    if let Some(f) = fields.iter().find(|f| f.name().to_lowercase() == *name) {
+                        self.add_part(f, child, path);
+                    }
+                }
+            }
+            _ => self.add_path(path),
+        }
+        path.pop();
     }
 
     /// The part of `field` this need covers; `None` when nothing of it is needed.
@@ -183,8 +202,14 @@ pub struct DecodePlan {
 }
 
 impl DecodePlan {
-    /// `output_schema` is a projection of `schema::file_schema()`.
-    pub fn new(output_schema: SchemaRef, batch_size: usize, tolerance: Tolerance) -> Result<Self> {
+    /// `output_schema` is a projection of `schema::file_schema()`; `reads` says which parts
+    /// of its nested columns the query reads (the rest is decoded as NULL, never read).
+    pub fn new(
+        output_schema: SchemaRef,
+        batch_size: usize,
+        tolerance: Tolerance,
+        reads: &ReadPaths,
+    ) -> Result<Self> {
         let raw = schema::raw_schema();
         let mut need = Need::Some(BTreeMap::new());
         // Always decoded: it tells an SES event from any other JSON object.
@@ -212,7 +237,7 @@ impl DecodePlan {
                         .ok_or_else(|| {
                             DataFusionError::Internal(format!("no raw column for {name}"))
                         })?;
-                    need.add_path(&[raw_field.name()]);
+                    need.add_part(raw_field, &reads.of(name), &mut Vec::new());
                     outputs.push(Output::Raw {
                         raw_name: raw_field.name().clone(),
                         exposed: field.data_type().clone(),
@@ -255,12 +280,11 @@ impl DecodePlan {
             .outputs
             .iter()
             .map(|o| match o {
-                Output::Raw { raw_name, exposed } => {
-                    let column = decoded.column_by_name(raw_name).ok_or_else(|| {
-                        DataFusionError::Internal(format!("{raw_name} was not decoded"))
-                    })?;
-                    schema::expose_array(column, exposed, raw_name)
-                }
+                // Not decoded at all when the query reads none of its fields.
+                Output::Raw { raw_name, exposed } => match decoded.column_by_name(raw_name) {
+                    Some(column) => schema::expose_array(column, exposed, raw_name),
+                    None => Ok(new_null_array(exposed, decoded.num_rows())),
+                },
                 Output::EventTime => derived::event_time(decoded),
                 Output::Recipients => derived::recipients(decoded),
             })

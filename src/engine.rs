@@ -17,9 +17,11 @@ use crate::decode::Tolerance;
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::functions;
 use crate::layout::FirehoseLayout;
+use crate::nested::ReadPaths;
 use crate::scan::ScanSettings;
 use crate::source::{Location, Source};
 use crate::table::SesLogTable;
+use datafusion::physical_plan::execute_stream;
 
 /// The table name, as Athena users know it.
 pub const TABLE: &str = "seslogs";
@@ -93,12 +95,15 @@ impl Engine {
         athena_names(plan)
     }
 
+    /// Runs a plan. The scan learns which nested fields the plan reads (a session
+    /// extension of this query only), so it decodes no others.
     pub async fn execute(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
-        self.ctx
-            .execute_logical_plan(plan)
-            .await?
-            .execute_stream()
-            .await
+        let mut state = self.ctx.state();
+        state
+            .config_mut()
+            .set_extension(Arc::new(ReadPaths::of_plan(&plan)));
+        let physical = state.create_physical_plan(&plan).await?;
+        execute_stream(physical, state.task_ctx())
     }
 
     pub fn context(&self) -> &SessionContext {

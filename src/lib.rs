@@ -20,6 +20,7 @@ pub mod functions;
 pub mod layout;
 pub mod listing;
 pub mod localfs;
+pub mod nested;
 pub mod output;
 pub mod records;
 pub mod report;

@@ -26,6 +26,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::decode::{DecodePlan, ObjectReader, Tolerance};
 use crate::diagnostics::{Diagnostics, Progress};
+use crate::nested::ReadPaths;
 use crate::source::Source;
 
 /// What every file of one scan shares.
@@ -42,6 +43,8 @@ pub struct ScanSettings {
 #[derive(Clone)]
 pub struct SesSource {
     table_schema: TableSchema,
+    /// The parts of nested columns the query reads.
+    reads: Arc<ReadPaths>,
     batch_size: Option<usize>,
     metrics: ExecutionPlanMetricsSet,
     projection: SplitProjection,
@@ -49,10 +52,11 @@ pub struct SesSource {
 }
 
 impl SesSource {
-    pub fn new(table_schema: TableSchema, settings: ScanSettings) -> Self {
+    pub fn new(table_schema: TableSchema, settings: ScanSettings, reads: Arc<ReadPaths>) -> Self {
         Self {
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
+            reads,
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
             settings,
@@ -82,6 +86,7 @@ impl FileSource for SesSource {
             self.batch_size
                 .expect("batch size is set before openers are made"),
             self.settings.tolerance,
+            &self.reads,
         )?;
         let opener: Arc<dyn FileOpener> = Arc::new(SesOpener {
             store: object_store,

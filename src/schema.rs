@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, ListArray, MapArray, StringBuilder, StructArray,
+    Array, ArrayRef, AsArray, ListArray, MapArray, StringBuilder, StructArray, new_null_array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -261,7 +261,9 @@ pub fn safe_tag_name(key: &str) -> String {
 
 /// Converts a decoded column (raw names) to the exposed type (lowercase names) without
 /// copying values: only the field names of Struct/List/Map arrays change, except
-/// `mail.tags`, which is rebuilt as a flat map.
+/// `mail.tags`, which is rebuilt as a flat map. A decoded struct may hold only the fields a
+/// query reads (see `nested.rs`): the others are filled with NULLs, so the column keeps
+/// its type.
 pub fn expose_array(array: &ArrayRef, target: &DataType, path: &str) -> Result<ArrayRef> {
     if is_tags(path) {
         return flatten_tags(array, target);
@@ -269,13 +271,21 @@ pub fn expose_array(array: &ArrayRef, target: &DataType, path: &str) -> Result<A
     Ok(match (array.data_type(), target) {
         (DataType::Struct(_), DataType::Struct(target_fields)) => {
             let source = array.as_struct();
-            let columns = source
-                .columns()
+            let columns = target_fields
                 .iter()
-                .zip(source.fields().iter())
-                .zip(target_fields.iter())
-                .map(|((col, raw), t)| {
-                    expose_array(col, t.data_type(), &format!("{path}.{}", raw.name()))
+                .map(|t| {
+                    let raw = source
+                        .fields()
+                        .iter()
+                        .position(|f| f.name().to_lowercase() == *t.name());
+                    match raw {
+                        Some(i) => expose_array(
+                            source.column(i),
+                            t.data_type(),
+                            &format!("{path}.{}", source.fields()[i].name()),
+                        ),
+                        None => Ok(new_null_array(t.data_type(), source.len())),
+                    }
                 })
                 .collect::<Result<Vec<_>>>()?;
             if target_fields.is_empty() {

@@ -25,6 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::diagnostics::{Problem, ProblemKind};
 use crate::layout::FirehoseLayout;
 use crate::listing::{self, Constraints, Leaf};
+use crate::nested::ReadPaths;
 use crate::scan::{ScanSettings, SesSource};
 use crate::schema;
 use crate::source::Source;
@@ -194,7 +195,11 @@ impl TableProvider for SesLogTable {
         );
         let groups = spread(files, state.config().target_partitions());
 
-        let source = SesSource::new(self.table_schema.clone(), self.settings.clone());
+        let reads = state
+            .config()
+            .get_extension::<ReadPaths>()
+            .unwrap_or_default();
+        let source = SesSource::new(self.table_schema.clone(), self.settings.clone(), reads);
         let config = FileScanConfigBuilder::new(self.source.url.clone(), Arc::new(source))
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
