@@ -12,6 +12,8 @@ WITH bounced AS (
     FROM seslogs
     WHERE event_type = 'Bounce' AND day BETWEEN $day_from AND $day_to
       AND event_time >= $from AND event_time < $to
+      -- Lets the scan skip records without the address by their bytes; exact filter below.
+      AND ($recipient = '' OR array_has(recipients, lower($recipient)))
 )
 SELECT DISTINCT event_time AS time, lower(r['emailaddress']) AS recipient, bounce_type, bounce_subtype,
        r['status'] AS status, r['diagnosticcode'] AS diagnostic_code, message_id, subject, sender,

@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub strict: bool,
 
+    /// Decode every record even where a lookup could skip records by their bytes (for
+    /// comparing answers and speed; the answer is the same).
+    #[arg(long, global = true, hide = true)]
+    pub no_prefilter: bool,
+
     /// Keep the records of a gzip object whose checksum fails (they may hold damaged
     /// values; by default such an object's records are not used, and the object is named).
     #[arg(long, global = true)]

@@ -29,6 +29,8 @@ pub struct Config {
     /// `--output FILE`: where the result goes instead of stdout.
     pub output: Option<PathBuf>,
     pub tolerance: Tolerance,
+    /// Skip records by their raw bytes (`--no-prefilter` turns it off, to compare).
+    pub prefilter: bool,
     pub stats: bool,
     /// Where users' own reports are: `--queries DIR`, then `~/.config/seslog/queries/`.
     pub query_dirs: Vec<PathBuf>,
@@ -288,6 +290,7 @@ impl Config {
                 strict: cli.strict,
                 keep_damaged: cli.keep_damaged,
             },
+            prefilter: !cli.no_prefilter,
             stats: cli.stats,
             query_dirs,
             now: Utc::now(),

@@ -29,6 +29,7 @@ use datafusion::error::{DataFusionError, Result};
 use crate::derived;
 use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
 use crate::nested::{Part, ReadPaths};
+use crate::prefilter::Prefilter;
 use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 use crate::schema::{self, EVENT_TIME, RECIPIENTS};
 
@@ -199,9 +200,34 @@ pub struct DecodePlan {
     integers: Vec<Vec<String>>,
     batch_size: usize,
     tolerance: Tolerance,
+    /// Records that cannot contain what the query looks for are not decoded.
+    prefilter: Option<Arc<Prefilter>>,
 }
 
 impl DecodePlan {
+    pub fn with_prefilter(mut self, prefilter: Option<Arc<Prefilter>>) -> Self {
+        self.prefilter = prefilter;
+        self
+    }
+
+    /// The raw fields decoded, as paths (`eventType`, `mail.source`), for EXPLAIN.
+    pub fn decoded_paths(&self) -> Vec<String> {
+        fn walk(fields: &Fields, prefix: &str, out: &mut Vec<String>) {
+            for f in fields {
+                let path = format!("{prefix}{}", f.name());
+                match f.data_type() {
+                    DataType::Struct(children) if !children.is_empty() => {
+                        walk(children, &format!("{path}."), out)
+                    }
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.decode_schema.fields(), "", &mut out);
+        out
+    }
+
     /// `output_schema` is a projection of `schema::file_schema()`; `reads` says which parts
     /// of its nested columns the query reads (the rest is decoded as NULL, never read).
     pub fn new(
@@ -262,6 +288,7 @@ impl DecodePlan {
             integers,
             batch_size,
             tolerance,
+            prefilter: None,
         })
     }
 
@@ -369,6 +396,9 @@ pub struct ObjectReader {
     ending: Option<Ending>,
     /// A record (or what starts like one) has been seen in this object.
     json_seen: bool,
+    /// With a prefilter: whether this object holds one record per line, so a line is a
+    /// record and lines without the value can be passed over (decided on its first record).
+    one_per_line: Option<bool>,
     /// Lines that are not JSON before the first record: reported as skipped once a record
     /// shows the object is event data, or as one ignored object if none ever does.
     leading_garbage: Vec<(Option<(usize, usize)>, String)>,
@@ -399,6 +429,7 @@ impl ObjectReader {
             skip_line: false,
             ending: None,
             json_seen: false,
+            one_per_line: None,
             leading_garbage: Vec::new(),
             hold,
             ready: VecDeque::new(),
@@ -487,7 +518,105 @@ impl ObjectReader {
     }
 
     /// The next records, up to a batch; fewer (or none) only at the end of the object.
+    /// With a prefilter, only records that could match.
     fn next_records(&mut self) -> Result<Vec<Record>> {
+        let Some(prefilter) = self.plan.prefilter.clone() else {
+            return self.split_records();
+        };
+        if self.one_per_line == Some(true) {
+            return self.candidate_records(&prefilter);
+        }
+        let mut records = self.split_records()?;
+        records.retain(|r| prefilter.keeps(&r.bytes));
+        Ok(records)
+    }
+
+    /// With a prefilter, on an object of one record per line: search the window for the
+    /// value and split only the lines it occurs on.
+    fn candidate_records(&mut self, prefilter: &Prefilter) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        while records.len() < self.plan.batch_size && !self.exhausted() {
+            if self.skip_line && !self.skip_to_next_line() {
+                break;
+            }
+            let window = self.window.clone();
+            let more = self.ending.is_none();
+            let Some(found) = prefilter.candidate(&window[self.pos..]) else {
+                // Not here. The value may straddle the end of the window: keep its last line.
+                let keep_from = match memchr::memrchr(b'\n', &window[self.pos..]) {
+                    Some(i) if more => self.pos + i + 1,
+                    _ if more => self.pos,
+                    _ => window.len(),
+                };
+                self.line += memchr::memchr_iter(b'\n', &window[self.pos..keep_from]).count();
+                self.pos = keep_from;
+                if more {
+                    self.carry_or_skip(keep_from)?;
+                }
+                continue;
+            };
+            let at = self.pos + found;
+            let start = memchr::memrchr(b'\n', &window[self.pos..at])
+                .map_or(self.pos, |i| self.pos + i + 1);
+            self.line += memchr::memchr_iter(b'\n', &window[self.pos..start]).count();
+            self.pos = start;
+            let mut splitter = RecordSplitter::resume(&window, start, self.line, more);
+            loop {
+                match splitter.next() {
+                    Some((Piece::Record(range), line)) => {
+                        let end = range.end;
+                        if prefilter.keeps(&window[range.clone()]) {
+                            records.push(Record {
+                                bytes: window.slice(range.clone()),
+                                line,
+                                offset: self.base + range.start,
+                            });
+                        }
+                        (self.pos, self.line) = (splitter.pos, splitter.line);
+                        if end > at {
+                            break;
+                        }
+                    }
+                    Some((Piece::Partial(from), _)) => {
+                        self.carry_or_skip(from)?;
+                        break;
+                    }
+                    // Not a record where a line starts after all: read the rest of this
+                    // object the ordinary way, from this line on (it reports what it finds).
+                    Some(_) => {
+                        self.one_per_line = Some(false);
+                        return Ok(records);
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Refills the window keeping what follows `from`, unless that is longer than a record
+    /// may be: then it is skipped (and named) up to the next line.
+    fn carry_or_skip(&mut self, from: usize) -> Result<()> {
+        let window = self.window.clone();
+        let mut carry_from = from;
+        if window.len() - from > records::MAX_RECORD_BYTES {
+            let detail = format!(
+                "record is longer than {} MiB: {}",
+                records::MAX_RECORD_BYTES >> 20,
+                preview(&window[from..])
+            );
+            let position = Some((self.line, self.base + from));
+            self.report(ProblemKind::SkippedRecord, position, detail)?;
+            self.line += memchr::memchr_iter(b'\n', &window[from..]).count();
+            self.skip_line = true;
+            carry_from = window.len();
+        }
+        self.refill(carry_from);
+        Ok(())
+    }
+
+    /// Every record, split in order (and every piece that is not one, reported).
+    fn split_records(&mut self) -> Result<Vec<Record>> {
         let mut records = Vec::new();
         while records.len() < self.plan.batch_size && !self.exhausted() {
             if self.skip_line && !self.skip_to_next_line() {
@@ -512,6 +641,14 @@ impl ObjectReader {
                             line,
                             offset: self.base + range.start,
                         });
+                        if self.plan.prefilter.is_some() && self.one_per_line.is_none() {
+                            self.one_per_line =
+                                Some(memchr::memchr(b'\n', &window[range]).is_none());
+                            if self.one_per_line == Some(true) {
+                                (self.pos, self.line) = (splitter.pos, splitter.line);
+                                return Ok(records);
+                            }
+                        }
                         continue;
                     }
                     Piece::Partial(start) => {
@@ -542,19 +679,7 @@ impl ObjectReader {
             if !ran_out || !more || self.skip_line {
                 continue;
             }
-            if window.len() - carry_from > records::MAX_RECORD_BYTES {
-                let detail = format!(
-                    "record is longer than {} MiB: {}",
-                    records::MAX_RECORD_BYTES >> 20,
-                    preview(&window[carry_from..])
-                );
-                let position = Some((self.line, self.base + carry_from));
-                self.report(ProblemKind::SkippedRecord, position, detail)?;
-                self.line += memchr::memchr_iter(b'\n', &window[carry_from..]).count();
-                self.skip_line = true;
-                carry_from = window.len();
-            }
-            self.refill(carry_from);
+            self.carry_or_skip(carry_from)?;
         }
         Ok(records)
     }

@@ -34,7 +34,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(source: Source, layout: FirehoseLayout, tolerance: Tolerance) -> Result<Self> {
+    /// `prefilter`: skip records by their raw bytes where a filter allows (always, but to
+    /// compare answers or speed with it off).
+    pub fn new(
+        source: Source,
+        layout: FirehoseLayout,
+        tolerance: Tolerance,
+        prefilter: bool,
+    ) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Objects are the unit of parallelism; on S3 more of them in flight hides latency.
         let partitions = match source.location {
@@ -52,6 +59,7 @@ impl Engine {
         let progress = Arc::new(Progress::default());
         let settings = ScanSettings {
             tolerance,
+            prefilter,
             diagnostics: diagnostics.clone(),
             source: source.clone(),
             progress: progress.clone(),

@@ -22,6 +22,7 @@ pub mod listing;
 pub mod localfs;
 pub mod nested;
 pub mod output;
+pub mod prefilter;
 pub mod records;
 pub mod report;
 pub mod s3http;

@@ -27,6 +27,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use crate::decode::{DecodePlan, ObjectReader, Tolerance};
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::nested::ReadPaths;
+use crate::prefilter::Prefilter;
 use crate::source::Source;
 
 /// What every file of one scan shares.
@@ -38,6 +39,8 @@ pub struct ScanSettings {
     /// For naming objects and explaining errors in messages.
     pub source: Source,
     pub progress: Arc<Progress>,
+    /// Skip records by their raw bytes when a filter allows it (off only to compare).
+    pub prefilter: bool,
 }
 
 #[derive(Clone)]
@@ -45,6 +48,8 @@ pub struct SesSource {
     table_schema: TableSchema,
     /// The parts of nested columns the query reads.
     reads: Arc<ReadPaths>,
+    /// What every record the query can keep contains.
+    prefilter: Option<Arc<Prefilter>>,
     batch_size: Option<usize>,
     metrics: ExecutionPlanMetricsSet,
     projection: SplitProjection,
@@ -57,10 +62,27 @@ impl SesSource {
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             reads,
+            prefilter: None,
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
             settings,
         }
+    }
+}
+
+impl SesSource {
+    pub fn with_prefilter(mut self, prefilter: Option<Arc<Prefilter>>) -> Self {
+        self.prefilter = prefilter;
+        self
+    }
+
+    fn decode_plan(&self, batch_size: usize) -> Result<DecodePlan> {
+        let file_schema = self.table_schema.file_schema();
+        let projected = Arc::new(file_schema.project(&self.projection.file_indices)?);
+        Ok(
+            DecodePlan::new(projected, batch_size, self.settings.tolerance, &self.reads)?
+                .with_prefilter(self.prefilter.clone()),
+        )
     }
 }
 
@@ -80,13 +102,9 @@ impl FileSource for SesSource {
         _partition: usize,
     ) -> Result<Arc<dyn FileOpener>> {
         let file_schema = self.table_schema.file_schema();
-        let projected = Arc::new(file_schema.project(&self.projection.file_indices)?);
-        let plan = DecodePlan::new(
-            projected,
+        let plan = self.decode_plan(
             self.batch_size
                 .expect("batch size is set before openers are made"),
-            self.settings.tolerance,
-            &self.reads,
         )?;
         let opener: Arc<dyn FileOpener> = Arc::new(SesOpener {
             store: object_store,
@@ -143,6 +161,12 @@ impl FileSource for SesSource {
     }
 
     fn fmt_extra(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        if let Ok(plan) = self.decode_plan(1) {
+            write!(f, ", decodes=[{}]", plan.decoded_paths().join(", "))?;
+        }
+        if let Some(prefilter) = &self.prefilter {
+            write!(f, ", prefilter=[{}]", prefilter.describe())?;
+        }
         if self.settings.tolerance.strict {
             write!(f, ", strict=true")?;
         }

@@ -26,6 +26,7 @@ use crate::diagnostics::{Problem, ProblemKind};
 use crate::layout::FirehoseLayout;
 use crate::listing::{self, Constraints, Leaf};
 use crate::nested::ReadPaths;
+use crate::prefilter::{self, Prefilter};
 use crate::scan::{ScanSettings, SesSource};
 use crate::schema;
 use crate::source::Source;
@@ -147,6 +148,9 @@ impl TableProvider for SesLogTable {
             .map(|f| {
                 if expr_applicable_for_cols(&columns, f) {
                     TableProviderFilterPushDown::Exact
+                } else if prefilter::needle(f).is_some() {
+                    // Used to skip records by their bytes; still applied exactly above.
+                    TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
                 }
@@ -162,6 +166,15 @@ impl TableProvider for SesLogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let store = self.source.store.as_ref();
+        let columns: Vec<&str> = self.partition_columns.iter().map(String::as_str).collect();
+        let (filters, on_records): (Vec<Expr>, Vec<Expr>) = filters
+            .iter()
+            .cloned()
+            .partition(|f| expr_applicable_for_cols(&columns, f));
+        let filters = filters.as_slice();
+        let prefilter = Prefilter::from_filters(&on_records)
+            .filter(|_| self.settings.prefilter)
+            .map(Arc::new);
         let constraints = Constraints::from_filters(filters, &self.layout);
         let leaves = listing::find_leaves(
             store,
@@ -199,7 +212,8 @@ impl TableProvider for SesLogTable {
             .config()
             .get_extension::<ReadPaths>()
             .unwrap_or_default();
-        let source = SesSource::new(self.table_schema.clone(), self.settings.clone(), reads);
+        let source = SesSource::new(self.table_schema.clone(), self.settings.clone(), reads)
+            .with_prefilter(prefilter);
         let config = FileScanConfigBuilder::new(self.source.url.clone(), Arc::new(source))
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?

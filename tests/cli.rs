@@ -1008,3 +1008,6 @@ mod trust;
 
 #[path = "cli/s3_faults.rs"]
 mod s3_faults;
+
+#[path = "cli/lookup.rs"]
+mod lookup;

@@ -171,6 +171,7 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
         source,
         config.layout.clone(),
         config.tolerance,
+        config.prefilter,
     )?)
 }
 

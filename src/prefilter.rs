@@ -1,0 +1,180 @@
+//! Skipping records by their raw bytes. A lookup (`array_has(recipients, 'alice@...')`,
+//! `mail.messageid = '0100...'`) keeps a handful of records out of millions; decoding every
+//! record to throw it away is what made the lookup the slowest thing seslog did. A record
+//! that does not contain the value's bytes cannot match, so it is never split or decoded:
+//! the scan searches the decompressed window for the value and looks only at the lines it
+//! occurs on.
+//!
+//! It may only drop records that certainly cannot match; the filter itself still runs,
+//! exactly, on what is left (the table says `Inexact`). So: the search ignores ASCII case
+//! (`recipients` are lower-cased, addresses in records are not); only ASCII values with no
+//! character JSON might escape (`"`, `\`, `/`, controls) are searched for; and any record
+//! holding a `\u` escape is kept, since the value could be spelled with one.
+
+use aho_corasick::AhoCorasick;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+
+use crate::schema::RECIPIENTS;
+
+/// The values every record a query can keep must contain.
+#[derive(Debug)]
+pub struct Prefilter {
+    needles: Vec<String>,
+    /// The longest needle, or a `\u` escape: where to look first.
+    first: AhoCorasick,
+    /// Each needle alone, to check a record holds all of them.
+    each: Vec<AhoCorasick>,
+}
+
+/// The value a filter requires a record to contain, when it has that shape.
+pub fn needle(filter: &Expr) -> Option<String> {
+    let value = match filter {
+        // array_has(recipients, 'x'), array_has(mail.destination, 'x'), contains(...)
+        Expr::ScalarFunction(f)
+            if matches!(f.func.name(), "array_has" | "contains") && f.args.len() == 2 =>
+        {
+            let list = &f.args[0];
+            let on_addresses = matches!(list, Expr::Column(c) if c.name == RECIPIENTS)
+                || field_of(list, "mail", "destination");
+            if !on_addresses {
+                return None;
+            }
+            literal(&f.args[1])?
+        }
+        // mail.messageid = 'x' (either way round)
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => match (
+            field_of(left, "mail", "messageid"),
+            field_of(right, "mail", "messageid"),
+        ) {
+            (true, false) => literal(right)?,
+            (false, true) => literal(left)?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    searchable(&value).then_some(value)
+}
+
+/// Whether the bytes of `value` are how JSON would hold it: ASCII without anything JSON
+/// may escape.
+fn searchable(value: &str) -> bool {
+    value.len() >= 3
+        && value
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_control() && !matches!(b, b'"' | b'\\' | b'/'))
+}
+
+/// `column.field` as the planner writes it: get_field(column, 'field').
+fn field_of(expr: &Expr, column: &str, field: &str) -> bool {
+    let Expr::ScalarFunction(f) = expr else {
+        return false;
+    };
+    f.func.name() == "get_field"
+        && f.args.len() == 2
+        && matches!(&f.args[0], Expr::Column(c) if c.name == column)
+        && literal(&f.args[1]).as_deref() == Some(field)
+}
+
+fn literal(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Some(s.clone()),
+        Expr::Cast(c) => literal(&c.expr),
+        _ => None,
+    }
+}
+
+impl Prefilter {
+    /// From the filters a scan was given; `None` when none of them has a searchable value.
+    pub fn from_filters(filters: &[Expr]) -> Option<Self> {
+        let mut needles: Vec<String> = filters.iter().filter_map(needle).collect();
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        let first = needles.first()?;
+        let searcher = |patterns: &[&str]| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(patterns)
+                .expect("a literal pattern always builds")
+        };
+        Some(Prefilter {
+            first: searcher(&[first.as_str(), "\\u"]),
+            each: needles.iter().map(|n| searcher(&[n.as_str()])).collect(),
+            needles,
+        })
+    }
+
+    /// Where the first place a kept record could be is, in `hay`.
+    pub fn candidate(&self, hay: &[u8]) -> Option<usize> {
+        self.first.find(hay).map(|m| m.start())
+    }
+
+    /// Whether a record could match: it holds every needle, or a `\u` escape.
+    pub fn keeps(&self, record: &[u8]) -> bool {
+        memchr::memmem::find(record, b"\\u").is_some()
+            || self.each.iter().all(|n| n.is_match(record))
+    }
+
+    /// For EXPLAIN: `contains "a@example.com"`.
+    pub fn describe(&self) -> String {
+        self.needles
+            .iter()
+            .map(|n| format!("contains {n:?}"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::{col, lit};
+
+    #[test]
+    fn only_safe_values_are_searched_for() {
+        assert!(searchable("alice@example.com"));
+        assert!(searchable("0100019a-news-000000"));
+        assert!(!searchable("\"quoted\"@example.com"));
+        assert!(!searchable("ä@example.com"));
+        assert!(!searchable("a/b@example.com"));
+        assert!(!searchable("ab"));
+        let eq = col("x").eq(lit("alice@example.com"));
+        assert_eq!(
+            needle(&eq),
+            None,
+            "not a filter on an address or message id"
+        );
+    }
+
+    #[test]
+    fn records_are_kept_by_any_case_and_by_escapes() {
+        let p = Prefilter::from_filters(&[]);
+        assert!(p.is_none());
+        let f = Prefilter {
+            needles: vec!["alice@example.com".into()],
+            first: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(["alice@example.com", "\\u"])
+                .unwrap(),
+            each: vec![
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(["alice@example.com"])
+                    .unwrap(),
+            ],
+        };
+        assert!(f.keeps(br#"{"to":["Alice@Example.COM"]}"#));
+        assert!(f.keeps(br#"{"to":["alice\u0040example.com"]}"#));
+        assert!(!f.keeps(br#"{"to":["alice@example.org"]}"#));
+        assert_eq!(f.candidate(b"xx ALICE@example.com"), Some(3));
+    }
+}
