@@ -202,6 +202,10 @@ pub struct DecodePlan {
     tolerance: Tolerance,
     /// Records that cannot contain what the query looks for are not decoded.
     prefilter: Option<Arc<Prefilter>>,
+    /// Decoders to reuse: building one for the schema costs as much as decoding a small
+    /// object, and Firehose writes thousands of small objects a day. One plan serves one
+    /// partition, so the lock is never contended.
+    decoders: std::sync::Mutex<Vec<Decoder>>,
 }
 
 impl DecodePlan {
@@ -289,7 +293,29 @@ impl DecodePlan {
             batch_size,
             tolerance,
             prefilter: None,
+            decoders: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Decodes records strictly into one batch, with a decoder from the pool; a decoder
+    /// that failed is dropped (its state is not known), one that succeeded goes back.
+    fn decode_all(&self, records: &[Record]) -> Result<Option<RecordBatch>> {
+        let pooled = self.decoders.lock().expect("decoder pool").pop();
+        let mut decoder = match pooled {
+            Some(d) => d,
+            None => self.decoder(false)?,
+        };
+        for record in records {
+            decoder.decode(&record.bytes)?;
+        }
+        let batch = decoder.flush()?;
+        self.decoders.lock().expect("decoder pool").push(decoder);
+        match &batch {
+            Some(b) if b.num_rows() != records.len() => {
+                Err(DataFusionError::Internal("record count mismatch".into()))
+            }
+            _ => Ok(batch),
+        }
     }
 
     fn decoder(&self, lenient: bool) -> Result<Decoder> {
@@ -685,21 +711,8 @@ impl ObjectReader {
     }
 
     fn decode(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
-        let fast = || -> Result<Option<RecordBatch>> {
-            let mut decoder = self.plan.decoder(false)?;
-            for record in records {
-                decoder.decode(&record.bytes)?;
-            }
-            let batch = decoder.flush()?;
-            match &batch {
-                Some(b) if b.num_rows() != records.len() => {
-                    Err(DataFusionError::Internal("record count mismatch".into()))
-                }
-                _ => Ok(batch),
-            }
-        };
         // `rows[i]` is the record row i came from.
-        let (batch, rows) = match fast() {
+        let (batch, rows) = match self.plan.decode_all(records) {
             Ok(Some(batch)) => (batch, (0..records.len()).collect()),
             Ok(None) => return Ok(None),
             Err(_) => match self.decode_one_by_one(records)? {

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""seslog beside the DuckDB CLI on the same gzipped Firehose objects, and beside the gunzip
+floor (decompressing the objects a question reads, on 2 threads, and nothing else).
+
+    bench/compare.py [--days 14] [--mails 40000] [--runs 3]
+
+Generates the data with `seslog-gen volume` (once, under bench/data/), runs each question
+with seslog and with DuckDB alternately, and prints medians of wall time and peak memory.
+It checks that both give the same values where they print the same columns, and that
+seslog's count(*) equals the records in the objects. It prints figures; it asserts
+nothing about speed. DuckDB: `pip install duckdb-cli` (or --duckdb PATH).
+"""
+
+import argparse
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def measure_rss(cmd):
+    """Runs cmd with wait4 to read its own peak RSS."""
+    start = time.monotonic()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.dup2(w, 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(r)
+        os.execvp(cmd[0], cmd)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        sys.exit(f"failed ({status}): {' '.join(cmd)}")
+    return wall, usage.ru_maxrss / 1024, b"".join(chunks).decode()
+
+
+def rows(text):
+    return list(csv.reader(io.StringIO(text)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--mails", type=int, default=40000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duckdb", default=None)
+    args = ap.parse_args()
+
+    sh(["cargo", "build", "--release", "--quiet", "--bin", "seslog", "--bin", "seslog-gen"], cwd=ROOT)
+    seslog = os.path.join(ROOT, "target/release/seslog")
+    gen = os.path.join(ROOT, "target/release/seslog-gen")
+    duckdb = args.duckdb or find_duckdb()
+    first = dt.date(2024, 11, 1)
+    data = os.path.join(ROOT, f"bench/data/{args.days}d-{args.mails}")
+    if not os.path.isdir(data):
+        sh([gen, "volume", data, "--days", str(args.days), "--mails-per-day", str(args.mails),
+            "--first-day", first.isoformat()])
+
+    # A 7-day window in the middle, and the day folders it reads (one day of margin).
+    d1 = first + dt.timedelta(days=min(4, max(args.days - 8, 0)))
+    d2 = d1 + dt.timedelta(days=6)
+    days = [d1 + dt.timedelta(days=i) for i in range(-1, 8)]
+    part = os.path.join(data, "partitioned")
+    types = sorted(os.listdir(part))
+    folders = lambda ts: [os.path.join(part, t, d.strftime("%Y/%m/%d")) for t in ts for d in days
+                          if os.path.isdir(os.path.join(part, t, d.strftime("%Y/%m/%d")))]
+    window_all, window_bounce = folders(types), folders(["Bounce"])
+
+    def floor(paths):
+        out = sh([gen, "gunzip", "--threads", "2", *paths]).stdout.split()
+        return int(out[0]), int(out[2]), int(out[5]), int(out[9])
+
+    objects, gz, json_bytes, records = floor([part])
+    print(f"data: {data}: {objects} objects, {gz / 1e6:.0f} MB gzipped, {json_bytes / 1e9:.2f} GB of JSON, {records} records")
+    print(f"window: {d1} .. {d2} ({len(window_all)} day folders read with the margin)")
+
+    # Right answers first: every record counted once.
+    count = rows(sh([seslog, "--source", data, "--format", "csv", "sql", "SELECT count(*) FROM seslogs"]).stdout)[1][0]
+    print(f"check: seslog count(*) = {count}, records in the objects = {records}: {'ok' if int(count) == records else 'WRONG'}")
+
+    address = rows(sh([seslog, "--source", data, "--format", "csv", "sql",
+                       f"SELECT recipients[1] FROM seslogs WHERE event_type = 'Bounce' AND day = '{d1 + dt.timedelta(days=2):%Y/%m/%d}' "
+                       "ORDER BY 1 LIMIT 1"]).stdout)[1][0]
+
+    def globs(paths):
+        return "[" + ", ".join(f"'{p}/*.gz'" for p in paths) + "]"
+
+    every = f"'{part}/*/*/*/*/*.gz'"
+    send_bounce = f"['{part}/Send/*/*/*/*.gz', '{part}/Bounce/*/*/*/*.gz']"
+    t_from, t_to = f"{d1}T00:00:00", f"{d2 + dt.timedelta(days=1)}T00:00:00"
+    questions = [
+        {
+            "name": f"recipient lookup, 7 days (`seslog recipient ADDRESS --from {d1} --to {d2}`)",
+            "floor": window_all,
+            "seslog": [seslog, "--source", data, "--format", "csv", "recipient", address, "--from", str(d1), "--to", str(d2)],
+            "duckdb": f"""SELECT DISTINCT strftime(time::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.%g') AS time, event, message_id FROM (
+                SELECT coalesce(delivery.timestamp, bounce.timestamp, complaint.timestamp, open.timestamp, click.timestamp,
+                                deliveryDelay.timestamp, mail.timestamp) AS time, eventType AS event, mail.messageId AS message_id
+                FROM read_json({globs(window_all)}, format='newline_delimited', columns={{
+                    eventType: 'VARCHAR', mail: 'STRUCT(timestamp VARCHAR, messageId VARCHAR, destination VARCHAR[], commonHeaders STRUCT(subject VARCHAR))',
+                    delivery: 'STRUCT(timestamp VARCHAR, smtpResponse VARCHAR)', bounce: 'STRUCT(timestamp VARCHAR, bounceType VARCHAR)',
+                    complaint: 'STRUCT(timestamp VARCHAR)', open: 'STRUCT(timestamp VARCHAR)', click: 'STRUCT(timestamp VARCHAR, link VARCHAR)',
+                    deliveryDelay: 'STRUCT(timestamp VARCHAR)'}})
+                WHERE list_contains(list_transform(mail.destination, x -> lower(x)), '{address}'))
+                WHERE time >= '{t_from}' AND time < '{t_to}' ORDER BY 1, 2, 3""",
+            # (time to the millisecond, event, message id)
+            "compare": lambda r: sorted((x[0][:23], x[1], x[2]) for x in r[1:]),
+        },
+        {
+            "name": "event counts per type and day, everything (SQL)",
+            "floor": [part],
+            "seslog": [seslog, "--source", data, "--format", "csv", "sql",
+                       "SELECT eventtype, substr(mail.timestamp, 1, 10) AS day, count(*) AS n FROM seslogs GROUP BY 1, 2 ORDER BY 1, 2"],
+            "duckdb": f"""SELECT eventType, substr(mail.timestamp, 1, 10) AS day, count(*) AS n
+                FROM read_json({every}, format='newline_delimited', columns={{eventType: 'VARCHAR', mail: 'STRUCT(timestamp VARCHAR)'}})
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+            "compare": lambda r: r[1:],
+        },
+        {
+            "name": "bounce rate by recipient domain, everything (SQL)",
+            "floor": [os.path.join(part, "Send"), os.path.join(part, "Bounce")],
+            "seslog": [seslog, "--source", data, "--format", "csv", "sql", """
+                WITH sends AS (SELECT split_part(lower(d), '@', 2) AS domain, count(*) AS n
+                               FROM (SELECT unnest(mail.destination) AS d FROM seslogs WHERE event_type = 'Send') GROUP BY 1),
+                     bounces AS (SELECT split_part(lower(r['emailaddress']), '@', 2) AS domain, count(*) AS n
+                                 FROM (SELECT unnest(bounce.bouncedrecipients) AS r FROM seslogs
+                                       WHERE event_type = 'Bounce' AND bounce.bouncetype = 'Permanent') GROUP BY 1)
+                SELECT s.domain, s.n AS sends, coalesce(b.n, 0) AS bounces,
+                       round(100.0 * coalesce(b.n, 0) / s.n, 3) AS bounce_rate_pct
+                FROM sends s LEFT JOIN bounces b ON s.domain = b.domain ORDER BY 1"""],
+            "duckdb": f"""WITH t AS (SELECT * FROM read_json({send_bounce}, format='newline_delimited', columns={{
+                    eventType: 'VARCHAR', mail: 'STRUCT(destination VARCHAR[])',
+                    bounce: 'STRUCT(bounceType VARCHAR, bouncedRecipients STRUCT(emailAddress VARCHAR)[])'}})),
+                sends AS (SELECT split_part(lower(d), '@', 2) AS domain, count(*) AS n
+                          FROM (SELECT unnest(mail.destination) AS d FROM t WHERE eventType = 'Send') GROUP BY 1),
+                bounces AS (SELECT split_part(lower(r.emailAddress), '@', 2) AS domain, count(*) AS n
+                            FROM (SELECT unnest(bounce.bouncedRecipients) AS r FROM t
+                                  WHERE eventType = 'Bounce' AND bounce.bounceType = 'Permanent') GROUP BY 1)
+                SELECT s.domain, s.n AS sends, coalesce(b.n, 0) AS bounces,
+                       round(100.0 * coalesce(b.n, 0) / s.n, 3) AS bounce_rate_pct
+                FROM sends s LEFT JOIN bounces b ON s.domain = b.domain ORDER BY 1""",
+            "compare": lambda r: [x[:3] + [f"{float(x[3]):.3f}"] for x in r[1:]],
+        },
+        {
+            "name": f"bounces, 7 days (`seslog bounces --from {d1} --to {d2}`)",
+            "floor": window_bounce,
+            "seslog": [seslog, "--source", data, "--format", "csv", "bounces", "--from", str(d1), "--to", str(d2)],
+            "duckdb": f"""SELECT DISTINCT bounce.timestamp AS time, lower(r.emailAddress) AS recipient, bounce.bounceType AS bounce_type,
+                       bounce.bounceSubType AS bounce_subtype, r.status, r.diagnosticCode, mail.messageId AS message_id,
+                       mail.commonHeaders.subject AS subject, mail.source AS sender, mail.timestamp AS sent,
+                       bounce.feedbackId AS feedback_id, bounce.reportingMTA AS reporting_mta
+                FROM (SELECT *, unnest(bounce.bouncedRecipients) AS r FROM read_json({globs(window_bounce)}, format='newline_delimited', columns={{
+                    eventType: 'VARCHAR', mail: 'STRUCT(timestamp VARCHAR, messageId VARCHAR, source VARCHAR, commonHeaders STRUCT(subject VARCHAR))',
+                    bounce: 'STRUCT(timestamp VARCHAR, bounceType VARCHAR, bounceSubType VARCHAR, feedbackId VARCHAR, reportingMTA VARCHAR,
+                                    bouncedRecipients STRUCT(emailAddress VARCHAR, status VARCHAR, diagnosticCode VARCHAR)[])'}}))
+                WHERE bounce.timestamp >= '{t_from}' AND bounce.timestamp < '{t_to}' ORDER BY 1, 2""",
+            # (recipient, message id, bounce type)
+            "compare": lambda r: sorted((x[1], x[6], x[2]) for x in r[1:]),
+        },
+    ]
+
+    table = []
+    for q in questions:
+        floor_s = []
+        for _ in range(args.runs):
+            start = time.monotonic()
+            floor(q["floor"])
+            floor_s.append(time.monotonic() - start)
+        s_runs, d_runs = [], []
+        for _ in range(args.runs):
+            s_runs.append(measure_rss(q["seslog"]))
+            d_runs.append(measure_rss([duckdb, "-csv", "-c", q["duckdb"]]))
+        same = q["compare"](rows(s_runs[0][2])) == q["compare"](rows(d_runs[0][2]))
+        n = len(rows(s_runs[0][2])) - 1
+        s_t = statistics.median(r[0] for r in s_runs)
+        d_t = statistics.median(r[0] for r in d_runs)
+        s_m = statistics.median(r[1] for r in s_runs)
+        d_m = statistics.median(r[1] for r in d_runs)
+        f_t = statistics.median(floor_s)
+        table.append((q["name"], d_t, s_t, f_t, d_m, s_m, n, same))
+
+    print()
+    print("| question | DuckDB CLI | seslog | seslog / DuckDB | gunzip floor (2 threads) | seslog / floor | peak memory DuckDB / seslog | rows | same values |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, d_t, s_t, f_t, d_m, s_m, n, same in table:
+        print(f"| {name} | {d_t:.2f} s | {s_t:.2f} s | {s_t / d_t:.2f}x | {f_t:.2f} s | {s_t / f_t:.2f}x | "
+              f"{d_m:.0f} / {s_m:.0f} MiB | {n} | {'yes' if same else 'NO'} |")
+    print(f"\nmedians of {args.runs} runs, seslog and DuckDB alternating; {os.cpu_count()} cores")
+
+
+def find_duckdb():
+    try:
+        import duckdb_cli  # noqa: F401 (the pip package ships the real binary beside it)
+        path = os.path.join(os.path.dirname(duckdb_cli.__file__), "duckdb")
+        if os.path.isfile(path):
+            return path
+    except ImportError:
+        pass
+    path = shutil.which("duckdb")
+    if not path:
+        sys.exit("no DuckDB CLI: pip install duckdb-cli, or --duckdb PATH")
+    return path
+
+
+if __name__ == "__main__":
+    main()
