@@ -143,14 +143,20 @@ impl Folders {
     fn read_range(&self, location: &Path, range: Range<u64>) -> object_store::Result<Bytes> {
         let path = self.file_path(location);
         let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
-        file.seek(SeekFrom::Start(range.start))
-            .map_err(|e| io_error(&path, e))?;
-        let mut buf = Vec::with_capacity((range.end - range.start) as usize);
-        file.take(range.end - range.start)
-            .read_to_end(&mut buf)
-            .map_err(|e| io_error(&path, e))?;
-        Ok(Bytes::from(buf))
+        read_span(&mut file, range, &path)
     }
+}
+
+fn read_span(
+    file: &mut File,
+    range: Range<u64>,
+    path: &std::path::Path,
+) -> object_store::Result<Bytes> {
+    let mut buf = Vec::with_capacity((range.end - range.start) as usize);
+    file.seek(SeekFrom::Start(range.start))
+        .and_then(|_| file.take(range.end - range.start).read_to_end(&mut buf))
+        .map_err(|e| io_error(path, e))?;
+    Ok(Bytes::from(buf))
 }
 
 fn object_meta(location: Path, metadata: &std::fs::Metadata) -> ObjectMeta {
@@ -221,8 +227,11 @@ impl ObjectStore for LocalTree {
     ) -> object_store::Result<GetResult> {
         let path = self.folders.file_path(location);
         let location = location.clone();
+        // The object is read here, whole, in one blocking task: seslog always reads an
+        // object whole, and a File payload would cost a blocking task per chunk later
+        // (thousands of small objects a query).
         tokio::task::spawn_blocking(move || {
-            let file = File::open(&path).map_err(|e| io_error(&path, e))?;
+            let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
             let metadata = file.metadata().map_err(|e| io_error(&path, e))?;
             let meta = object_meta(location, &metadata);
             options.check_preconditions(&meta)?;
@@ -230,8 +239,11 @@ impl ObjectStore for LocalTree {
                 Some(r) => r.as_range(meta.size).map_err(|e| generic(e.into()))?,
                 None => 0..meta.size,
             };
+            let data = read_span(&mut file, range.clone(), &path)?;
             Ok(GetResult {
-                payload: GetResultPayload::File(file, path),
+                payload: GetResultPayload::Stream(
+                    futures::stream::once(async move { Ok(data) }).boxed(),
+                ),
                 attributes: Attributes::default(),
                 range,
                 meta,
