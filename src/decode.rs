@@ -1,18 +1,9 @@
-//! Records -> Arrow batches in the exposed `seslogs` shape, object by object. Everything
-//! that decides how fast a scan is lives here and in `records.rs`, so the levers (decode
-//! only the fields a query needs, count without decoding, skip records by their raw bytes)
-//! have one place to go.
-//!
-//! Trust: a gzip object's records are held back until its CRC has been checked. A bit flip
-//! inflates to plausible garbage (`DeliveryDeuay`) long before the checksum at the end says
-//! so, so the records of an object whose checksum fails are dropped (and the object named),
-//! unless the user asks to keep them. Holding is bounded (`HOLD_LIMIT`): past it, the rest
-//! of the object is inflated without decoding to get the verdict first, and decoding
-//! resumes in a second pass. A truncated object has no checksum to fail: the records
-//! before the cut are sound and kept.
+//! Records -> Arrow batches in the exposed `seslogs` shape: what to decode for a query
+//! (only the fields it reads), the decode itself (all records of a chunk at once; one by one
+//! only to find the bad ones), and the checks on what came out (an SES event has an
+//! `eventType`; an integer is exact). `reader.rs` finds the records in an object.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ops::Range;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,17 +18,10 @@ use datafusion::arrow::json::reader::Decoder;
 use datafusion::error::{DataFusionError, Result};
 
 use crate::derived;
-use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
+use crate::diagnostics::ProblemKind;
 use crate::nested::{Part, ReadPaths};
 use crate::prefilter::Prefilter;
-use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 use crate::schema::{self, EVENT_TIME, RECIPIENTS};
-
-/// Decoded output held per object while its gzip checksum is pending.
-const HOLD_LIMIT: usize = 64 << 20;
-/// Lines that are not JSON before the first record: past this, the object is not event
-/// data (a README, a CSV export) and is ignored whole, as one problem.
-const MAX_LEADING_GARBAGE: usize = 100;
 
 /// What to do with what cannot be read cleanly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -198,10 +182,10 @@ pub struct DecodePlan {
     outputs: Vec<Output>,
     /// Raw paths of integer fields decoded as text (see `integers_as_text`).
     integers: Vec<Vec<String>>,
-    batch_size: usize,
-    tolerance: Tolerance,
+    pub(crate) batch_size: usize,
+    pub(crate) tolerance: Tolerance,
     /// Records that cannot contain what the query looks for are not decoded.
-    prefilter: Option<Arc<Prefilter>>,
+    pub(crate) prefilter: Option<Arc<Prefilter>>,
     /// Decoders to reuse: building one for the schema costs as much as decoding a small
     /// object, and Firehose writes thousands of small objects a day. One plan serves one
     /// partition, so the lock is never contended.
@@ -389,354 +373,79 @@ fn convert_integers(
 
 /// One record of an object: its bytes, and where it starts (1-based line, byte offset in
 /// the decompressed object) for messages.
-struct Record {
-    bytes: Bytes,
-    line: usize,
-    offset: usize,
+pub struct Record {
+    pub bytes: Bytes,
+    pub line: usize,
+    pub offset: usize,
+    /// A whole line taken as one record without being split record by record (the fast
+    /// way for one-record-per-line objects); if decoding it fails, it is split first.
+    pub whole_line: bool,
 }
 
-/// Output and problems of a gzip object, held until its checksum is known.
-#[derive(Default)]
-struct Hold {
-    batches: Vec<RecordBatch>,
-    bytes: usize,
-    problems: Vec<Problem>,
-}
+/// Where decoding says what it could not read cleanly: (kind, (line, offset), detail).
+pub type Report<'a> = dyn FnMut(ProblemKind, Option<(usize, usize)>, String) -> Result<()> + 'a;
 
-/// Reads one object as a sequence of output batches, from its bytes as fetched.
-pub struct ObjectReader {
-    plan: Arc<DecodePlan>,
-    object: String,
-    diagnostics: Diagnostics,
-    /// The object as fetched, for a second pass.
-    raw: Bytes,
-    inflow: Inflow,
-    /// Decompressed bytes being split; `base` is the offset of its first byte.
-    window: Bytes,
-    base: usize,
-    pos: usize,
-    line: usize,
-    /// Discarding bytes up to the next newline (after garbage that ran past the window).
-    skip_line: bool,
-    /// Set once the inflow has said how it ended.
-    ending: Option<Ending>,
-    /// A record (or what starts like one) has been seen in this object.
-    json_seen: bool,
-    /// With a prefilter: whether this object holds one record per line, so a line is a
-    /// record and lines without the value can be passed over (decided on its first record).
-    one_per_line: Option<bool>,
-    /// Lines that are not JSON before the first record: reported as skipped once a record
-    /// shows the object is event data, or as one ignored object if none ever does.
-    leading_garbage: Vec<(Option<(usize, usize)>, String)>,
-    hold: Option<Hold>,
-    ready: VecDeque<RecordBatch>,
-    done: bool,
-}
-
-impl ObjectReader {
-    pub fn new(
-        plan: Arc<DecodePlan>,
-        raw: Bytes,
-        object: String,
-        diagnostics: Diagnostics,
-    ) -> Self {
-        let inflow = Inflow::new(raw.clone());
-        let hold = inflow.is_gzip().then(Hold::default);
-        Self {
-            plan,
-            object,
-            diagnostics,
-            raw,
-            inflow,
-            window: Bytes::new(),
-            base: 0,
-            pos: 0,
-            line: 1,
-            skip_line: false,
-            ending: None,
-            json_seen: false,
-            one_per_line: None,
-            leading_garbage: Vec::new(),
-            hold,
-            ready: VecDeque::new(),
-            done: false,
+impl DecodePlan {
+    /// Decodes records into an output batch: all at once, and one by one only when that
+    /// fails, to find the bad ones. Problems go to `report` (which may fail the scan).
+    pub fn decode(
+        &self,
+        records: &[Record],
+        report: &mut Report<'_>,
+    ) -> Result<Option<RecordBatch>> {
+        if let Some(decoded) = self.decode_if_clean(records, report)? {
+            return Ok(decoded);
+        }
+        match self.decode_one_by_one(records, report)? {
+            Some((batch, rows)) => self.checked(batch, rows, records, report),
+            None => Ok(None),
         }
     }
 
-    fn report(
-        &mut self,
-        kind: ProblemKind,
-        position: Option<(usize, usize)>,
-        detail: String,
-    ) -> Result<()> {
-        let problem = Problem::new(self.object.clone(), position, kind, detail);
-        if self.plan.tolerance.strict {
-            return Err(DataFusionError::External(
-                format!("{problem} (--strict: no record may be skipped)").into(),
-            ));
-        }
-        match &mut self.hold {
-            Some(hold) => hold.problems.push(problem),
-            None => self.diagnostics.push(problem),
-        }
-        Ok(())
-    }
-
-    /// The object is event data: lines before its first record were damaged records.
-    fn saw_json(&mut self) -> Result<()> {
-        if !self.json_seen {
-            self.json_seen = true;
-            for (position, detail) in std::mem::take(&mut self.leading_garbage) {
-                self.report(ProblemKind::SkippedRecord, position, detail)?;
+    /// Decodes records all at once; `None` when that fails (some record is bad, or a line
+    /// held more than one record).
+    pub fn decode_if_clean(
+        &self,
+        records: &[Record],
+        report: &mut Report<'_>,
+    ) -> Result<Option<Option<RecordBatch>>> {
+        match self.decode_all(records) {
+            Ok(Some(batch)) => {
+                let rows = (0..records.len()).collect();
+                Ok(Some(self.checked(batch, rows, records, report)?))
             }
-        }
-        Ok(())
-    }
-
-    /// Not event data at all (a README, a CSV export): ignored whole, as one problem.
-    fn ignore_object(&mut self) -> Result<()> {
-        (self.window, self.pos) = (Bytes::new(), 0);
-        self.ending = Some(Ending::Intact);
-        self.hold = None;
-        self.leading_garbage.clear();
-        self.done = true;
-        self.report(
-            ProblemKind::IgnoredObject,
-            None,
-            "not JSON event data (does not start with '{')".into(),
-        )
-    }
-
-    /// All of the object has been split.
-    fn exhausted(&self) -> bool {
-        self.ending.is_some() && self.pos >= self.window.len()
-    }
-
-    /// Replaces the window by `carry` (the unsplit end of the old one) and what follows it.
-    fn refill(&mut self, carry_from: usize) {
-        let carry = self.window.slice(carry_from..);
-        self.base += carry_from;
-        self.pos = 0;
-        match self.inflow.next(&carry, WINDOW) {
-            Flow::Data(data) => self.window = data,
-            Flow::End(ending) => {
-                self.window = carry;
-                self.ending = Some(ending);
-            }
+            Ok(None) => Ok(Some(None)),
+            Err(_) => Ok(None),
         }
     }
 
-    /// Discards bytes through the next newline; false when the object ends first.
-    fn skip_to_next_line(&mut self) -> bool {
-        loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.window[self.pos..]) {
-                self.pos += i + 1;
-                self.line += 1;
-                self.skip_line = false;
-                return true;
-            }
-            if self.ending.is_some() {
-                self.pos = self.window.len();
-                return false;
-            }
-            self.refill(self.window.len());
-        }
-    }
-
-    /// The next records, up to a batch; fewer (or none) only at the end of the object.
-    /// With a prefilter, only records that could match.
-    fn next_records(&mut self) -> Result<Vec<Record>> {
-        let Some(prefilter) = self.plan.prefilter.clone() else {
-            return self.split_records();
-        };
-        if self.one_per_line == Some(true) {
-            return self.candidate_records(&prefilter);
-        }
-        let mut records = self.split_records()?;
-        records.retain(|r| prefilter.keeps(&r.bytes));
-        Ok(records)
-    }
-
-    /// With a prefilter, on an object of one record per line: search the window for the
-    /// value and split only the lines it occurs on.
-    fn candidate_records(&mut self, prefilter: &Prefilter) -> Result<Vec<Record>> {
-        let mut records = Vec::new();
-        while records.len() < self.plan.batch_size && !self.exhausted() {
-            if self.skip_line && !self.skip_to_next_line() {
-                break;
-            }
-            let window = self.window.clone();
-            let more = self.ending.is_none();
-            let Some(found) = prefilter.candidate(&window[self.pos..]) else {
-                // Not here. The value may straddle the end of the window: keep its last line.
-                let keep_from = match memchr::memrchr(b'\n', &window[self.pos..]) {
-                    Some(i) if more => self.pos + i + 1,
-                    _ if more => self.pos,
-                    _ => window.len(),
-                };
-                self.line += memchr::memchr_iter(b'\n', &window[self.pos..keep_from]).count();
-                self.pos = keep_from;
-                if more {
-                    self.carry_or_skip(keep_from)?;
-                }
-                continue;
-            };
-            let at = self.pos + found;
-            let start = memchr::memrchr(b'\n', &window[self.pos..at])
-                .map_or(self.pos, |i| self.pos + i + 1);
-            self.line += memchr::memchr_iter(b'\n', &window[self.pos..start]).count();
-            self.pos = start;
-            let mut splitter = RecordSplitter::resume(&window, start, self.line, more);
-            loop {
-                match splitter.next() {
-                    Some((Piece::Record(range), line)) => {
-                        let end = range.end;
-                        if prefilter.keeps(&window[range.clone()]) {
-                            records.push(Record {
-                                bytes: window.slice(range.clone()),
-                                line,
-                                offset: self.base + range.start,
-                            });
-                        }
-                        (self.pos, self.line) = (splitter.pos, splitter.line);
-                        if end > at {
-                            break;
-                        }
-                    }
-                    Some((Piece::Partial(from), _)) => {
-                        self.carry_or_skip(from)?;
-                        break;
-                    }
-                    // Not a record where a line starts after all: read the rest of this
-                    // object the ordinary way, from this line on (it reports what it finds).
-                    Some(_) => {
-                        self.one_per_line = Some(false);
-                        return Ok(records);
-                    }
-                    None => break,
-                }
-            }
-        }
-        Ok(records)
-    }
-
-    /// Refills the window keeping what follows `from`, unless that is longer than a record
-    /// may be: then it is skipped (and named) up to the next line.
-    fn carry_or_skip(&mut self, from: usize) -> Result<()> {
-        let window = self.window.clone();
-        let mut carry_from = from;
-        if window.len() - from > records::MAX_RECORD_BYTES {
-            let detail = format!(
-                "record is longer than {} MiB: {}",
-                records::MAX_RECORD_BYTES >> 20,
-                preview(&window[from..])
-            );
-            let position = Some((self.line, self.base + from));
-            self.report(ProblemKind::SkippedRecord, position, detail)?;
-            self.line += memchr::memchr_iter(b'\n', &window[from..]).count();
-            self.skip_line = true;
-            carry_from = window.len();
-        }
-        self.refill(carry_from);
-        Ok(())
-    }
-
-    /// Every record, split in order (and every piece that is not one, reported).
-    fn split_records(&mut self) -> Result<Vec<Record>> {
-        let mut records = Vec::new();
-        while records.len() < self.plan.batch_size && !self.exhausted() {
-            if self.skip_line && !self.skip_to_next_line() {
-                break;
-            }
-            let window = self.window.clone();
-            let more = self.ending.is_none();
-            let mut splitter = RecordSplitter::resume(&window, self.pos, self.line, more);
-            let mut carry_from = window.len();
-            // The splitter reached the end of the window (or a record straddles it).
-            let mut ran_out = false;
-            while records.len() < self.plan.batch_size {
-                let Some((piece, line)) = splitter.next() else {
-                    ran_out = true;
-                    break;
-                };
-                let (range, why, to_next_line) = match piece {
-                    Piece::Record(range) => {
-                        self.saw_json()?;
-                        records.push(Record {
-                            bytes: window.slice(range.clone()),
-                            line,
-                            offset: self.base + range.start,
-                        });
-                        if self.plan.prefilter.is_some() && self.one_per_line.is_none() {
-                            self.one_per_line =
-                                Some(memchr::memchr(b'\n', &window[range]).is_none());
-                            if self.one_per_line == Some(true) {
-                                (self.pos, self.line) = (splitter.pos, splitter.line);
-                                return Ok(records);
-                            }
-                        }
-                        continue;
-                    }
-                    Piece::Partial(start) => {
-                        carry_from = start;
-                        ran_out = true;
-                        break;
-                    }
-                    Piece::Garbage(range, why) => (range, why, false),
-                    Piece::GarbageToNextLine(range, why) => (range, why, true),
-                };
-                let position = Some((line, self.base + range.start));
-                let detail = format!("{why}: {}", preview(&window[range.clone()]));
-                self.skip_line |= to_next_line;
-                if why != records::NOT_JSON {
-                    self.saw_json()?;
-                } else if !self.json_seen {
-                    self.leading_garbage.push((position, detail));
-                    if self.leading_garbage.len() > MAX_LEADING_GARBAGE {
-                        self.ignore_object()?;
-                        return Ok(Vec::new());
-                    }
-                    continue;
-                }
-                self.report(ProblemKind::SkippedRecord, position, detail)?;
-            }
-            self.pos = splitter.pos;
-            self.line = splitter.line;
-            if !ran_out || !more || self.skip_line {
-                continue;
-            }
-            self.carry_or_skip(carry_from)?;
-        }
-        Ok(records)
-    }
-
-    fn decode(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
-        // `rows[i]` is the record row i came from.
-        let (batch, rows) = match self.plan.decode_all(records) {
-            Ok(Some(batch)) => (batch, (0..records.len()).collect()),
-            Ok(None) => return Ok(None),
-            Err(_) => match self.decode_one_by_one(records)? {
-                Some(decoded) => decoded,
-                None => return Ok(None),
-            },
-        };
-        let Some((batch, rows)) = self.drop_non_events(batch, rows, records)? else {
+    /// The checks on decoded rows (`rows[i]` is the record row i came from), then the
+    /// output columns.
+    fn checked(
+        &self,
+        batch: RecordBatch,
+        rows: Vec<usize>,
+        records: &[Record],
+        report: &mut Report<'_>,
+    ) -> Result<Option<RecordBatch>> {
+        let Some((batch, rows)) = self.drop_non_events(batch, rows, records, report)? else {
             return Ok(None);
         };
-        let batch = self.exact_integers(batch, &rows, records)?;
-        Ok(Some(self.plan.output(&batch)?))
+        let batch = self.exact_integers(batch, &rows, records, report)?;
+        Ok(Some(self.output(&batch)?))
     }
 
     /// The slow path, taken only for a chunk that failed: find the bad records, keep the rest.
     fn decode_one_by_one(
-        &mut self,
+        &self,
         records: &[Record],
+        report: &mut Report<'_>,
     ) -> Result<Option<(RecordBatch, Vec<usize>)>> {
         let mut batches = Vec::with_capacity(records.len());
         let mut rows = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             let position = Some((record.line, record.offset));
-            let strict_err = match decode_single(&self.plan, &record.bytes, false) {
+            let strict_err = match decode_single(self, &record.bytes, false) {
                 Ok(batch) => {
                     batches.push(batch);
                     rows.push(i);
@@ -744,7 +453,7 @@ impl ObjectReader {
                 }
                 Err(e) => e,
             };
-            match decode_single(&self.plan, &record.bytes, true) {
+            match decode_single(self, &record.bytes, true) {
                 // Read with the unexpected value as NULL, unless that value was the event
                 // type: then it is not an event (one problem, reported once).
                 Ok(batch)
@@ -752,29 +461,27 @@ impl ObjectReader {
                         .column_by_name("eventType")
                         .is_some_and(|c| c.is_valid(0)) =>
                 {
-                    self.report(ProblemKind::RepairedRecord, position, short(&strict_err))?;
+                    report(ProblemKind::RepairedRecord, position, short(&strict_err))?;
                     batches.push(batch);
                     rows.push(i);
                 }
-                _ => self.report(ProblemKind::SkippedRecord, position, short(&strict_err))?,
+                _ => report(ProblemKind::SkippedRecord, position, short(&strict_err))?,
             }
         }
         if batches.is_empty() {
             return Ok(None);
         }
-        Ok(Some((
-            concat_batches(&self.plan.decode_schema, &batches)?,
-            rows,
-        )))
+        Ok(Some((concat_batches(&self.decode_schema, &batches)?, rows)))
     }
 
     /// A JSON object without `eventType` is not an SES event (a Firehose error record, a
     /// stray document): skip it, by name.
     fn drop_non_events(
-        &mut self,
+        &self,
         batch: RecordBatch,
         rows: Vec<usize>,
         records: &[Record],
+        report: &mut Report<'_>,
     ) -> Result<Option<(RecordBatch, Vec<usize>)>> {
         let event_type = Arc::clone(
             batch
@@ -788,7 +495,7 @@ impl ObjectReader {
         for (row, &record) in rows.iter().enumerate() {
             if event_type.is_null(row) {
                 let r = &records[record];
-                self.report(
+                report(
                     ProblemKind::SkippedRecord,
                     Some((r.line, r.offset)),
                     "not an SES event record (no eventType)".into(),
@@ -806,19 +513,19 @@ impl ObjectReader {
 
     /// Integer fields from their text, exactly; a value that is not one is NULL and said.
     fn exact_integers(
-        &mut self,
+        &self,
         batch: RecordBatch,
         rows: &[usize],
         records: &[Record],
+        report: &mut Report<'_>,
     ) -> Result<RecordBatch> {
-        if self.plan.integers.is_empty() {
+        if self.integers.is_empty() {
             return Ok(batch);
         }
-        let plan = Arc::clone(&self.plan);
         let schema = batch.schema();
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut columns = batch.columns().to_vec();
-        for path in &plan.integers {
+        for path in &self.integers {
             let Some(i) = fields.iter().position(|f| f.name() == &path[0]) else {
                 continue;
             };
@@ -832,7 +539,7 @@ impl ObjectReader {
                     path.join("."),
                     preview(text.as_bytes())
                 );
-                self.report(
+                report(
                     ProblemKind::RepairedRecord,
                     Some((r.line, r.offset)),
                     detail,
@@ -844,124 +551,6 @@ impl ObjectReader {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )?)
-    }
-
-    /// Hands a batch on, or holds it while the object's checksum is pending.
-    fn emit(&mut self, batch: RecordBatch) -> Result<()> {
-        let Some(hold) = &mut self.hold else {
-            self.ready.push_back(batch);
-            return Ok(());
-        };
-        hold.bytes += batch.get_array_memory_size();
-        hold.batches.push(batch);
-        if hold.bytes > HOLD_LIMIT {
-            self.verify_then_resume()?;
-        }
-        Ok(())
-    }
-
-    /// Too much held: inflate the rest without decoding to learn the verdict now; if the
-    /// object is sound, hand over what was held and decode on from where we stopped, in a
-    /// second pass over the object.
-    fn verify_then_resume(&mut self) -> Result<()> {
-        let known = self.ending.clone();
-        let (resume_at, line, skip_line) = (self.base + self.pos, self.line, self.skip_line);
-        let ending = match &known {
-            // The rest is already in the window.
-            Some(ending) => ending.clone(),
-            None => loop {
-                if let Flow::End(ending) = self.inflow.next(&[], WINDOW) {
-                    break ending;
-                }
-            },
-        };
-        if !self.usable(&ending) {
-            (self.window, self.pos) = (Bytes::new(), 0);
-            self.ending = Some(ending);
-            return self.finish();
-        }
-        self.settle(&ending);
-        if known.is_some() {
-            return Ok(());
-        }
-        self.inflow = Inflow::new(self.raw.clone());
-        let mut skipped = 0;
-        while skipped < resume_at {
-            match self.inflow.next(&[], WINDOW.min(resume_at - skipped)) {
-                Flow::Data(d) => skipped += d.len(),
-                Flow::End(ending) => {
-                    self.ending = Some(ending);
-                    break;
-                }
-            }
-        }
-        (self.window, self.base, self.pos) = (Bytes::new(), resume_at, 0);
-        (self.line, self.skip_line) = (line, skip_line);
-        Ok(())
-    }
-
-    fn usable(&self, ending: &Ending) -> bool {
-        !matches!(ending, Ending::Corrupt { .. }) || self.plan.tolerance.keep_damaged
-    }
-
-    /// Releases or drops what is held, by the verdict; true when the object's records are
-    /// used.
-    fn settle(&mut self, ending: &Ending) -> bool {
-        let usable = self.usable(ending);
-        if let Some(hold) = self.hold.take()
-            && usable
-        {
-            self.ready.extend(hold.batches);
-            for problem in hold.problems {
-                self.diagnostics.push(problem);
-            }
-        }
-        usable
-    }
-
-    /// The end of the object: settle what is held and say how the object ended.
-    fn finish(&mut self) -> Result<()> {
-        let ending = self.ending.clone().unwrap_or(Ending::Intact);
-        if !self.json_seen
-            && !self.leading_garbage.is_empty()
-            && !matches!(ending, Ending::Corrupt { .. })
-        {
-            return self.ignore_object();
-        }
-        let usable = self.settle(&ending);
-        self.done = true;
-        let detail = match ending {
-            Ending::Intact => return Ok(()),
-            Ending::Truncated { after } => format!(
-                "gzip stream ends early after {after} decompressed bytes (truncated object); \
-                 the records before the cut were kept"
-            ),
-            Ending::Corrupt { after, cause } if usable => format!(
-                "gzip data is corrupt after {after} decompressed bytes ({cause}); its records \
-                 were kept (--keep-damaged) and may hold damaged values"
-            ),
-            Ending::Corrupt { after, cause } => format!(
-                "gzip data is corrupt after {after} decompressed bytes ({cause}); none of its \
-                 records were used (a bit flip or a bad copy: what it inflates to cannot be \
-                 trusted; --keep-damaged keeps them)"
-            ),
-        };
-        self.report(ProblemKind::DamagedObject, None, detail)
-    }
-
-    fn step(&mut self) -> Result<()> {
-        let records = self.next_records()?;
-        if !records.is_empty()
-            && !self.done
-            && let Some(batch) = self.decode(&records)?
-            && batch.num_rows() > 0
-        {
-            self.emit(batch)?;
-        }
-        if self.exhausted() && !self.done {
-            self.finish()?;
-        }
-        Ok(())
     }
 }
 
@@ -983,7 +572,7 @@ fn short(e: &DataFusionError) -> String {
 }
 
 /// A short, printable preview of skipped bytes for the message.
-fn preview(bytes: &[u8]) -> String {
+pub fn preview(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(60)]);
     let mut out: String = text
         .chars()
@@ -994,29 +583,6 @@ fn preview(bytes: &[u8]) -> String {
     }
     format!("{out:?}")
 }
-
-impl Iterator for ObjectReader {
-    type Item = Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(batch) = self.ready.pop_front() {
-                return Some(Ok(batch));
-            }
-            if self.done {
-                return None;
-            }
-            if let Err(e) = self.step() {
-                self.done = true;
-                self.ready.clear();
-                return Some(Err(e));
-            }
-        }
-    }
-}
-
-/// A range of a record for tests that need to find it again.
-pub type RecordRange = Range<usize>;
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,9 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use proptest::prelude::*;
 
-use crate::decode::{DecodePlan, ObjectReader, Tolerance};
+use crate::decode::{DecodePlan, Tolerance};
 use crate::diagnostics::{Diagnostics, ProblemKind};
+use crate::reader::ObjectReader;
 use crate::schema;
 use crate::testgen::{self, Mail};
 

@@ -7,24 +7,23 @@
 //!
 //! It may only drop records that certainly cannot match; the filter itself still runs,
 //! exactly, on what is left (the table says `Inexact`). So: the search ignores ASCII case
-//! (`recipients` are lower-cased, addresses in records are not); only ASCII values with no
-//! character JSON might escape (`"`, `\`, `/`, controls) are searched for; and any record
-//! holding a `\u` escape is kept, since the value could be spelled with one.
+//! (`recipients` are lower-cased, addresses in records are not: the window is searched in
+//! an ASCII-lower-cased copy, with memchr's SIMD substring search); only ASCII values with
+//! no character JSON might escape (`"`, `\`, `/`, controls) are searched for; and any
+//! record holding a `\u` escape is kept, since the value could be spelled with one.
 
-use aho_corasick::AhoCorasick;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use memchr::memmem::Finder;
 
 use crate::schema::RECIPIENTS;
 
-/// The values every record a query can keep must contain.
+/// The values every record a query can keep must contain (lower-cased).
 #[derive(Debug)]
 pub struct Prefilter {
     needles: Vec<String>,
-    /// The longest needle, or a `\u` escape: where to look first.
-    first: AhoCorasick,
-    /// Each needle alone, to check a record holds all of them.
-    each: Vec<AhoCorasick>,
+    finders: Vec<Finder<'static>>,
+    escape: Finder<'static>,
 }
 
 /// The value a filter requires a record to contain, when it has that shape.
@@ -96,32 +95,48 @@ fn literal(expr: &Expr) -> Option<String> {
 impl Prefilter {
     /// From the filters a scan was given; `None` when none of them has a searchable value.
     pub fn from_filters(filters: &[Expr]) -> Option<Self> {
-        let mut needles: Vec<String> = filters.iter().filter_map(needle).collect();
+        let mut needles: Vec<String> = filters
+            .iter()
+            .filter_map(needle)
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        // The longest first: it is searched for first, and is the rarest.
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
-        let first = needles.first()?;
-        let searcher = |patterns: &[&str]| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(patterns)
-                .expect("a literal pattern always builds")
-        };
+        if needles.is_empty() {
+            return None;
+        }
         Some(Prefilter {
-            first: searcher(&[first.as_str(), "\\u"]),
-            each: needles.iter().map(|n| searcher(&[n.as_str()])).collect(),
+            finders: needles
+                .iter()
+                .map(|n| Finder::new(n.as_bytes()).into_owned())
+                .collect(),
+            escape: Finder::new(b"\\u").into_owned(),
             needles,
         })
     }
 
-    /// Where the first place a kept record could be is, in `hay`.
-    pub fn candidate(&self, hay: &[u8]) -> Option<usize> {
-        self.first.find(hay).map(|m| m.start())
+    /// `bytes` with ASCII letters lower-cased, into `into` (reused between windows).
+    pub fn lower(bytes: &[u8], into: &mut Vec<u8>) {
+        into.clear();
+        into.extend(bytes.iter().map(u8::to_ascii_lowercase));
     }
 
-    /// Whether a record could match: it holds every needle, or a `\u` escape.
-    pub fn keeps(&self, record: &[u8]) -> bool {
-        memchr::memmem::find(record, b"\\u").is_some()
-            || self.each.iter().all(|n| n.is_match(record))
+    /// The first place in `lowered` (a lower-cased window) where a record to keep could
+    /// be: the first needle, or a `\u` escape.
+    pub fn candidate(&self, lowered: &[u8]) -> Option<usize> {
+        let needle = self.finders[0].find(lowered);
+        let escape = self.escape.find(lowered);
+        match (needle, escape) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether a (lower-cased) record could match: it holds every needle, or a `\u` escape.
+    pub fn keeps(&self, lowered: &[u8]) -> bool {
+        self.escape.find(lowered).is_some()
+            || self.finders.iter().all(|f| f.find(lowered).is_some())
     }
 
     /// For EXPLAIN: `contains "a@example.com"`.
@@ -157,24 +172,22 @@ mod tests {
 
     #[test]
     fn records_are_kept_by_any_case_and_by_escapes() {
-        let p = Prefilter::from_filters(&[]);
-        assert!(p.is_none());
-        let f = Prefilter {
-            needles: vec!["alice@example.com".into()],
-            first: AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(["alice@example.com", "\\u"])
-                .unwrap(),
-            each: vec![
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(["alice@example.com"])
-                    .unwrap(),
-            ],
+        assert!(Prefilter::from_filters(&[]).is_none());
+        let f = Prefilter::from_filters(&[datafusion::functions_nested::expr_fn::array_has(
+            col(RECIPIENTS),
+            lit("Alice@example.com"),
+        )])
+        .expect("a prefilter");
+        let keeps = |text: &[u8]| {
+            let mut lowered = Vec::new();
+            Prefilter::lower(text, &mut lowered);
+            f.keeps(&lowered)
         };
-        assert!(f.keeps(br#"{"to":["Alice@Example.COM"]}"#));
-        assert!(f.keeps(br#"{"to":["alice\u0040example.com"]}"#));
-        assert!(!f.keeps(br#"{"to":["alice@example.org"]}"#));
-        assert_eq!(f.candidate(b"xx ALICE@example.com"), Some(3));
+        assert!(keeps(br#"{"to":["Alice@Example.COM"]}"#));
+        assert!(keeps(br#"{"to":["alice\u0040example.com"]}"#));
+        assert!(!keeps(br#"{"to":["alice@example.org"]}"#));
+        let mut lowered = Vec::new();
+        Prefilter::lower(b"xx ALICE@example.com", &mut lowered);
+        assert_eq!(f.candidate(&lowered), Some(3));
     }
 }

@@ -102,9 +102,15 @@ impl Inflow {
                 expected,
             } => {
                 // Ask for what the trailer says is left (and a little more, to see the end
-                // in the same call), never less than 64 KiB nor more than `want`.
+                // in the same call), never less than 64 KiB nor more than `want`. Past
+                // it, the hint was wrong (it is the last member's size, and a damaged or
+                // hostile object's trailer says anything): whole windows, or a long
+                // record would be carried over 64 KiB at a time, copied each time.
                 let left = expected.saturating_sub(*inflated) as usize;
-                let want = want.min(left.saturating_add(4096).max(64 << 10));
+                let want = match left {
+                    0 => want,
+                    left => want.min(left.saturating_add(4096).max(64 << 10)),
+                };
                 let mut buf = Vec::with_capacity(prefix.len() + want);
                 buf.extend_from_slice(prefix);
                 let start = buf.len();

@@ -24,10 +24,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use crate::decode::{DecodePlan, ObjectReader, Tolerance};
+use crate::decode::{DecodePlan, Tolerance};
 use crate::diagnostics::{Diagnostics, Progress};
 use crate::nested::ReadPaths;
 use crate::prefilter::Prefilter;
+use crate::reader::ObjectReader;
 use crate::source::Source;
 
 /// What every file of one scan shares.

@@ -1,0 +1,661 @@
+//! One object -> output batches: its bytes are decompressed a window at a time
+//! (`records.rs`), cut into records, and decoded (`decode.rs`), and nothing is handed on
+//! before it can be trusted.
+//!
+//! Trust: a gzip object's records are held back until its CRC has been checked. A bit flip
+//! inflates to plausible garbage (`DeliveryDeuay`) long before the checksum at the end says
+//! so, so the records of an object whose checksum fails are dropped (and the object named),
+//! unless the user asks to keep them. Holding is bounded (`HOLD_LIMIT`): past it, the rest
+//! of the object is inflated without decoding to get the verdict first, and decoding
+//! resumes in a second pass. A truncated object has no checksum to fail: the records
+//! before the cut are sound and kept.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+
+use crate::decode::{DecodePlan, Record, preview};
+use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
+use crate::prefilter::Prefilter;
+use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
+
+/// Decoded output held per object while its gzip checksum is pending.
+const HOLD_LIMIT: usize = 64 << 20;
+/// Lines that are not JSON before the first record: past this, the object is not event
+/// data (a README, a CSV export) and is ignored whole, as one problem.
+const MAX_LEADING_GARBAGE: usize = 100;
+
+/// Output and problems of a gzip object, held until its checksum is known.
+#[derive(Default)]
+struct Hold {
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    problems: Vec<Problem>,
+}
+
+/// Reads one object as a sequence of output batches, from its bytes as fetched.
+pub struct ObjectReader {
+    plan: Arc<DecodePlan>,
+    object: String,
+    diagnostics: Diagnostics,
+    /// The object as fetched, for a second pass.
+    raw: Bytes,
+    inflow: Inflow,
+    /// Decompressed bytes being split; `base` is the offset of its first byte.
+    window: Bytes,
+    base: usize,
+    pos: usize,
+    line: usize,
+    /// Discarding bytes up to the next newline (after garbage that ran past the window).
+    skip_line: bool,
+    /// Set once the inflow has said how it ended.
+    ending: Option<Ending>,
+    /// A record (or what starts like one) has been seen in this object.
+    json_seen: bool,
+    /// Whether the object is read a line at a time, each line taken as one record (split
+    /// record by record only if it fails to decode): true until a line does not look
+    /// like one record; then the rest of the object is split record by record.
+    by_lines: bool,
+    /// With a prefilter, lines without the value are passed over; only once the object's
+    /// first line is seen to be one record (pretty-printed JSON spans lines).
+    first_line_checked: bool,
+    /// The window, ASCII-lower-cased, for the prefilter's search; `lowered_at` is the
+    /// (base, length) of the window it was made from.
+    lowered: Vec<u8>,
+    lowered_at: (usize, usize),
+    /// Lines that are not JSON before the first record: reported as skipped once a record
+    /// shows the object is event data, or as one ignored object if none ever does.
+    leading_garbage: Vec<(Option<(usize, usize)>, String)>,
+    hold: Option<Hold>,
+    ready: VecDeque<RecordBatch>,
+    done: bool,
+}
+
+impl ObjectReader {
+    pub fn new(
+        plan: Arc<DecodePlan>,
+        raw: Bytes,
+        object: String,
+        diagnostics: Diagnostics,
+    ) -> Self {
+        let inflow = Inflow::new(raw.clone());
+        let hold = inflow.is_gzip().then(Hold::default);
+        Self {
+            plan,
+            object,
+            diagnostics,
+            raw,
+            inflow,
+            window: Bytes::new(),
+            base: 0,
+            pos: 0,
+            line: 1,
+            skip_line: false,
+            ending: None,
+            json_seen: false,
+            by_lines: true,
+            first_line_checked: false,
+            lowered: Vec::new(),
+            lowered_at: (usize::MAX, 0),
+            leading_garbage: Vec::new(),
+            hold,
+            ready: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    fn report(
+        &mut self,
+        kind: ProblemKind,
+        position: Option<(usize, usize)>,
+        detail: String,
+    ) -> Result<()> {
+        let problem = Problem::new(self.object.clone(), position, kind, detail);
+        if self.plan.tolerance.strict {
+            return Err(DataFusionError::External(
+                format!("{problem} (--strict: no record may be skipped)").into(),
+            ));
+        }
+        match &mut self.hold {
+            Some(hold) => hold.problems.push(problem),
+            None => self.diagnostics.push(problem),
+        }
+        Ok(())
+    }
+
+    /// The object is event data: lines before its first record were damaged records.
+    fn saw_json(&mut self) -> Result<()> {
+        if !self.json_seen {
+            self.json_seen = true;
+            for (position, detail) in std::mem::take(&mut self.leading_garbage) {
+                self.report(ProblemKind::SkippedRecord, position, detail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Not event data at all (a README, a CSV export): ignored whole, as one problem.
+    fn ignore_object(&mut self) -> Result<()> {
+        (self.window, self.pos) = (Bytes::new(), 0);
+        self.ending = Some(Ending::Intact);
+        self.hold = None;
+        self.leading_garbage.clear();
+        self.done = true;
+        self.report(
+            ProblemKind::IgnoredObject,
+            None,
+            "not JSON event data (does not start with '{')".into(),
+        )
+    }
+
+    /// All of the object has been split.
+    fn exhausted(&self) -> bool {
+        self.ending.is_some() && self.pos >= self.window.len()
+    }
+
+    /// Replaces the window by `carry` (the unsplit end of the old one) and what follows it.
+    fn refill(&mut self, carry_from: usize) {
+        let carry = self.window.slice(carry_from..);
+        self.base += carry_from;
+        self.pos = 0;
+        match self.inflow.next(&carry, WINDOW) {
+            Flow::Data(data) => self.window = data,
+            Flow::End(ending) => {
+                self.window = carry;
+                self.ending = Some(ending);
+            }
+        }
+    }
+
+    /// Discards bytes through the next newline; false when the object ends first.
+    fn skip_to_next_line(&mut self) -> bool {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.window[self.pos..]) {
+                self.pos += i + 1;
+                self.line += 1;
+                self.skip_line = false;
+                return true;
+            }
+            if self.ending.is_some() {
+                self.pos = self.window.len();
+                return false;
+            }
+            self.refill(self.window.len());
+        }
+    }
+
+    /// The next records, up to a batch; fewer (or none) only at the end of the object.
+    /// With a prefilter, only records that could match.
+    fn next_records(&mut self) -> Result<Vec<Record>> {
+        let prefilter = self.plan.prefilter.clone();
+        if self.by_lines {
+            match &prefilter {
+                Some(p) if self.first_line_is_a_record() => return self.candidate_records(p),
+                Some(_) => {}
+                None => return self.split_lines(),
+            }
+        }
+        let mut records = self.split_records()?;
+        let Some(prefilter) = prefilter else {
+            return Ok(records);
+        };
+        let mut lowered = Vec::new();
+        records.retain(|r| {
+            Prefilter::lower(&r.bytes, &mut lowered);
+            prefilter.keeps(&lowered)
+        });
+        Ok(records)
+    }
+
+    /// Whether the object's first line (the first that is not blank) looks like one
+    /// record: then its lines are its records.
+    fn first_line_is_a_record(&mut self) -> bool {
+        if self.first_line_checked {
+            return self.by_lines;
+        }
+        if self.window.is_empty() && self.ending.is_none() {
+            self.refill(0);
+        }
+        self.first_line_checked = true;
+        let rest = &self.window[self.pos..];
+        let start = rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(rest.len());
+        let line = &rest[start..];
+        let end = memchr::memchr(b'\n', line);
+        let looks = match end {
+            Some(end) => looks_like_a_record(&line[..end]),
+            None if self.ending.is_some() => looks_like_a_record(line),
+            None => false,
+        };
+        self.by_lines = looks;
+        looks
+    }
+
+    /// The fast way for one record per line: each line is a record, found with a
+    /// newline search, checked only for its first and last byte; the JSON decoder
+    /// checks the rest (a line that fails is split record by record then).
+    fn split_lines(&mut self) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        while records.len() < self.plan.batch_size && !self.exhausted() {
+            if self.skip_line && !self.skip_to_next_line() {
+                break;
+            }
+            let window = self.window.clone();
+            let (line_end, next) = match memchr::memchr(b'\n', &window[self.pos..]) {
+                Some(i) => (self.pos + i, self.pos + i + 1),
+                // A line that runs past the window is carried over only if it starts
+                // like a record: the splitter deals with anything else (1 GiB of zeros
+                // is not one long record).
+                None if self.ending.is_none() => {
+                    let rest = trim(&window[self.pos..]);
+                    let rest = rest.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(rest);
+                    if !rest.is_empty() && rest[0] != b'{' {
+                        self.by_lines = false;
+                        break;
+                    }
+                    self.carry_or_skip(self.pos)?;
+                    continue;
+                }
+                None => (window.len(), window.len()),
+            };
+            let mut start = self.pos;
+            if self.base + start == 0 && window[start..line_end].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                start += 3;
+            }
+            let line = trim(&window[start..line_end]);
+            if line.is_empty() {
+                (self.pos, self.line) = (next, self.line + 1);
+                continue;
+            }
+            if !looks_like_a_record(line) {
+                self.by_lines = false;
+                break;
+            }
+            let offset = start + (line.as_ptr() as usize - window[start..].as_ptr() as usize);
+            self.json_seen = true;
+            let record = Record {
+                bytes: window.slice(offset..offset + line.len()),
+                line: self.line,
+                offset: self.base + offset,
+                whole_line: true,
+            };
+            (self.pos, self.line) = (next, self.line + 1);
+            if shallow(line) {
+                records.push(record);
+            } else {
+                // It may nest deeper than the JSON decoder can recurse: the splitter
+                // measures it (and skips it if so).
+                records.extend(self.split_lines_apart(&[record])?);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Lines taken whole that did not decode: split record by record, the pieces that are
+    /// not records reported.
+    fn split_lines_apart(&mut self, records: &[Record]) -> Result<Vec<Record>> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            if !r.whole_line {
+                out.push(Record {
+                    bytes: r.bytes.clone(),
+                    whole_line: false,
+                    ..*r
+                });
+                continue;
+            }
+            for (piece, line) in RecordSplitter::resume(&r.bytes, 0, r.line, false) {
+                match piece {
+                    Piece::Record(range) => out.push(Record {
+                        bytes: r.bytes.slice(range.clone()),
+                        line,
+                        offset: r.offset + range.start,
+                        whole_line: false,
+                    }),
+                    Piece::Garbage(range, why) | Piece::GarbageToNextLine(range, why) => {
+                        let detail = format!("{why}: {}", preview(&r.bytes[range.clone()]));
+                        let position = Some((line, r.offset + range.start));
+                        self.report(ProblemKind::SkippedRecord, position, detail)?;
+                    }
+                    Piece::Partial(_) => unreachable!("a line is split as the end of its object"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// With a prefilter, on an object of one record per line: search the window for the
+    /// value and split only the lines it occurs on.
+    fn candidate_records(&mut self, prefilter: &Prefilter) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        while records.len() < self.plan.batch_size && !self.exhausted() {
+            if self.skip_line && !self.skip_to_next_line() {
+                break;
+            }
+            let window = self.window.clone();
+            let more = self.ending.is_none();
+            if self.lowered_at != (self.base, window.len()) {
+                Prefilter::lower(&window, &mut self.lowered);
+                self.lowered_at = (self.base, window.len());
+            }
+            let Some(found) = prefilter.candidate(&self.lowered[self.pos..]) else {
+                // Not here. The value may straddle the end of the window: keep its last line.
+                let keep_from = match memchr::memrchr(b'\n', &window[self.pos..]) {
+                    Some(i) if more => self.pos + i + 1,
+                    _ if more => self.pos,
+                    _ => window.len(),
+                };
+                self.line += memchr::memchr_iter(b'\n', &window[self.pos..keep_from]).count();
+                self.pos = keep_from;
+                if more {
+                    self.carry_or_skip(keep_from)?;
+                }
+                continue;
+            };
+            let at = self.pos + found;
+            let start = memchr::memrchr(b'\n', &window[self.pos..at])
+                .map_or(self.pos, |i| self.pos + i + 1);
+            self.line += memchr::memchr_iter(b'\n', &window[self.pos..start]).count();
+            self.pos = start;
+            let mut splitter = RecordSplitter::resume(&window, start, self.line, more);
+            loop {
+                match splitter.next() {
+                    Some((Piece::Record(range), line)) => {
+                        let end = range.end;
+                        if prefilter.keeps(&self.lowered[range.clone()]) {
+                            records.push(Record {
+                                bytes: window.slice(range.clone()),
+                                line,
+                                offset: self.base + range.start,
+                                whole_line: false,
+                            });
+                        }
+                        (self.pos, self.line) = (splitter.pos, splitter.line);
+                        if end > at {
+                            break;
+                        }
+                    }
+                    Some((Piece::Partial(from), _)) => {
+                        self.carry_or_skip(from)?;
+                        break;
+                    }
+                    // Not a record where a line starts after all: read the rest of this
+                    // object the ordinary way, from this line on (it reports what it finds).
+                    Some(_) => {
+                        self.by_lines = false;
+                        return Ok(records);
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Refills the window keeping what follows `from`, unless that is longer than a record
+    /// may be: then it is skipped (and named) up to the next line.
+    fn carry_or_skip(&mut self, from: usize) -> Result<()> {
+        let window = self.window.clone();
+        let mut carry_from = from;
+        if window.len() - from > records::MAX_RECORD_BYTES {
+            let detail = format!(
+                "record is longer than {} MiB: {}",
+                records::MAX_RECORD_BYTES >> 20,
+                preview(&window[from..])
+            );
+            let position = Some((self.line, self.base + from));
+            self.report(ProblemKind::SkippedRecord, position, detail)?;
+            self.line += memchr::memchr_iter(b'\n', &window[from..]).count();
+            self.skip_line = true;
+            carry_from = window.len();
+        }
+        self.refill(carry_from);
+        Ok(())
+    }
+
+    /// Every record, split in order (and every piece that is not one, reported).
+    fn split_records(&mut self) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        while records.len() < self.plan.batch_size && !self.exhausted() {
+            if self.skip_line && !self.skip_to_next_line() {
+                break;
+            }
+            let window = self.window.clone();
+            let more = self.ending.is_none();
+            let mut splitter = RecordSplitter::resume(&window, self.pos, self.line, more);
+            let mut carry_from = window.len();
+            // The splitter reached the end of the window (or a record straddles it).
+            let mut ran_out = false;
+            while records.len() < self.plan.batch_size {
+                let Some((piece, line)) = splitter.next() else {
+                    ran_out = true;
+                    break;
+                };
+                let (range, why, to_next_line) = match piece {
+                    Piece::Record(range) => {
+                        self.saw_json()?;
+                        records.push(Record {
+                            bytes: window.slice(range.clone()),
+                            line,
+                            offset: self.base + range.start,
+                            whole_line: false,
+                        });
+                        continue;
+                    }
+                    Piece::Partial(start) => {
+                        carry_from = start;
+                        ran_out = true;
+                        break;
+                    }
+                    Piece::Garbage(range, why) => (range, why, false),
+                    Piece::GarbageToNextLine(range, why) => (range, why, true),
+                };
+                let position = Some((line, self.base + range.start));
+                let detail = format!("{why}: {}", preview(&window[range.clone()]));
+                self.skip_line |= to_next_line;
+                if why != records::NOT_JSON {
+                    self.saw_json()?;
+                } else if !self.json_seen {
+                    self.leading_garbage.push((position, detail));
+                    if self.leading_garbage.len() > MAX_LEADING_GARBAGE {
+                        self.ignore_object()?;
+                        return Ok(Vec::new());
+                    }
+                    continue;
+                }
+                self.report(ProblemKind::SkippedRecord, position, detail)?;
+            }
+            self.pos = splitter.pos;
+            self.line = splitter.line;
+            if !ran_out || !more || self.skip_line {
+                continue;
+            }
+            self.carry_or_skip(carry_from)?;
+        }
+        Ok(records)
+    }
+
+    fn decode(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
+        let plan = Arc::clone(&self.plan);
+        if records.iter().any(|r| r.whole_line) {
+            let mut report = |kind, position, detail| self.report(kind, position, detail);
+            if let Some(decoded) = plan.decode_if_clean(records, &mut report)? {
+                return Ok(decoded);
+            }
+            let split = self.split_lines_apart(records)?;
+            return plan.decode(&split, &mut |kind, position, detail| {
+                self.report(kind, position, detail)
+            });
+        }
+        plan.decode(records, &mut |kind, position, detail| {
+            self.report(kind, position, detail)
+        })
+    }
+
+    /// Hands a batch on, or holds it while the object's checksum is pending.
+    fn emit(&mut self, batch: RecordBatch) -> Result<()> {
+        let Some(hold) = &mut self.hold else {
+            self.ready.push_back(batch);
+            return Ok(());
+        };
+        hold.bytes += batch.get_array_memory_size();
+        hold.batches.push(batch);
+        if hold.bytes > HOLD_LIMIT {
+            self.verify_then_resume()?;
+        }
+        Ok(())
+    }
+
+    /// Too much held: inflate the rest without decoding to learn the verdict now; if the
+    /// object is sound, hand over what was held and decode on from where we stopped, in a
+    /// second pass over the object.
+    fn verify_then_resume(&mut self) -> Result<()> {
+        let known = self.ending.clone();
+        let (resume_at, line, skip_line) = (self.base + self.pos, self.line, self.skip_line);
+        let ending = match &known {
+            // The rest is already in the window.
+            Some(ending) => ending.clone(),
+            None => loop {
+                if let Flow::End(ending) = self.inflow.next(&[], WINDOW) {
+                    break ending;
+                }
+            },
+        };
+        if !self.usable(&ending) {
+            (self.window, self.pos) = (Bytes::new(), 0);
+            self.ending = Some(ending);
+            return self.finish();
+        }
+        self.settle(&ending);
+        if known.is_some() {
+            return Ok(());
+        }
+        self.inflow = Inflow::new(self.raw.clone());
+        let mut skipped = 0;
+        while skipped < resume_at {
+            match self.inflow.next(&[], WINDOW.min(resume_at - skipped)) {
+                Flow::Data(d) => skipped += d.len(),
+                Flow::End(ending) => {
+                    self.ending = Some(ending);
+                    break;
+                }
+            }
+        }
+        (self.window, self.base, self.pos) = (Bytes::new(), resume_at, 0);
+        (self.line, self.skip_line) = (line, skip_line);
+        Ok(())
+    }
+
+    fn usable(&self, ending: &Ending) -> bool {
+        !matches!(ending, Ending::Corrupt { .. }) || self.plan.tolerance.keep_damaged
+    }
+
+    /// Releases or drops what is held, by the verdict; true when the object's records are
+    /// used.
+    fn settle(&mut self, ending: &Ending) -> bool {
+        let usable = self.usable(ending);
+        if let Some(hold) = self.hold.take()
+            && usable
+        {
+            self.ready.extend(hold.batches);
+            for problem in hold.problems {
+                self.diagnostics.push(problem);
+            }
+        }
+        usable
+    }
+
+    /// The end of the object: settle what is held and say how the object ended.
+    fn finish(&mut self) -> Result<()> {
+        let ending = self.ending.clone().unwrap_or(Ending::Intact);
+        if !self.json_seen
+            && !self.leading_garbage.is_empty()
+            && !matches!(ending, Ending::Corrupt { .. })
+        {
+            return self.ignore_object();
+        }
+        let usable = self.settle(&ending);
+        self.done = true;
+        let detail = match ending {
+            Ending::Intact => return Ok(()),
+            Ending::Truncated { after } => format!(
+                "gzip stream ends early after {after} decompressed bytes (truncated object); \
+                 the records before the cut were kept"
+            ),
+            Ending::Corrupt { after, cause } if usable => format!(
+                "gzip data is corrupt after {after} decompressed bytes ({cause}); its records \
+                 were kept (--keep-damaged) and may hold damaged values"
+            ),
+            Ending::Corrupt { after, cause } => format!(
+                "gzip data is corrupt after {after} decompressed bytes ({cause}); none of its \
+                 records were used (a bit flip or a bad copy: what it inflates to cannot be \
+                 trusted; --keep-damaged keeps them)"
+            ),
+        };
+        self.report(ProblemKind::DamagedObject, None, detail)
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let records = self.next_records()?;
+        if !records.is_empty()
+            && !self.done
+            && let Some(batch) = self.decode(&records)?
+            && batch.num_rows() > 0
+        {
+            self.emit(batch)?;
+        }
+        if self.exhausted() && !self.done {
+            self.finish()?;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for ObjectReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(batch) = self.ready.pop_front() {
+                return Some(Ok(batch));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.step() {
+                self.done = true;
+                self.ready.clear();
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+/// Whether a line certainly nests no deeper than `records::MAX_DEPTH`: it does not hold
+/// more opening brackets than that (a count, which the compiler vectorises; the exact
+/// depth needs the splitter's string-aware walk).
+fn shallow(line: &[u8]) -> bool {
+    let opening = line.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    opening <= records::MAX_DEPTH
+}
+
+/// A line that starts like a record and ends like one (blanks around it aside).
+fn looks_like_a_record(line: &[u8]) -> bool {
+    let line = trim(line);
+    line.first() == Some(&b'{') && line.last() == Some(&b'}')
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end.max(start)]
+}
