@@ -90,7 +90,7 @@ def main():
 
     def floor(paths):
         out = sh([gen, "gunzip", "--threads", "2", *paths]).stdout.split()
-        return int(out[0]), int(out[2]), int(out[5]), int(out[9])
+        return int(out[0]), int(out[2]), int(out[4]), int(out[7])
 
     objects, gz, json_bytes, records = floor([part])
     print(f"data: {data}: {objects} objects, {gz / 1e6:.0f} MB gzipped, {json_bytes / 1e9:.2f} GB of JSON, {records} records")
@@ -123,7 +123,7 @@ def main():
                     delivery: 'STRUCT(timestamp VARCHAR, smtpResponse VARCHAR)', bounce: 'STRUCT(timestamp VARCHAR, bounceType VARCHAR)',
                     complaint: 'STRUCT(timestamp VARCHAR)', open: 'STRUCT(timestamp VARCHAR)', click: 'STRUCT(timestamp VARCHAR, link VARCHAR)',
                     deliveryDelay: 'STRUCT(timestamp VARCHAR)'}})
-                WHERE list_contains(list_transform(mail.destination, x -> lower(x)), '{address}'))
+                WHERE list_contains(mail.destination, '{address}'))
                 WHERE time >= '{t_from}' AND time < '{t_to}' ORDER BY 1, 2, 3""",
             # (time to the millisecond, event, message id)
             "compare": lambda r: sorted((x[0][:23], x[1], x[2]) for x in r[1:]),
@@ -192,7 +192,12 @@ def main():
         for _ in range(args.runs):
             s_runs.append(measure_rss(q["seslog"]))
             d_runs.append(measure_rss([duckdb, "-csv", "-c", q["duckdb"]]))
-        same = q["compare"](rows(s_runs[0][2])) == q["compare"](rows(d_runs[0][2]))
+        try:
+            same = q["compare"](rows(s_runs[0][2])) == q["compare"](rows(d_runs[0][2]))
+        except (IndexError, ValueError):
+            same = False
+        if not same:
+            print(f"differs: {q['name']}\n  seslog: {s_runs[0][2][:300]!r}\n  duckdb: {d_runs[0][2][:300]!r}")
         n = len(rows(s_runs[0][2])) - 1
         s_t = statistics.median(r[0] for r in s_runs)
         d_t = statistics.median(r[0] for r in d_runs)
