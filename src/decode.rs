@@ -9,7 +9,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StructArray,
-    new_null_array,
 };
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -190,6 +189,8 @@ pub struct DecodePlan {
     /// object, and Firehose writes thousands of small objects a day. One plan serves one
     /// partition, so the lock is never contended.
     decoders: std::sync::Mutex<Vec<Decoder>>,
+    /// The columns and struct fields the query does not read, as NULLs.
+    nulls: schema::NullColumns,
 }
 
 impl DecodePlan {
@@ -278,6 +279,7 @@ impl DecodePlan {
             tolerance,
             prefilter: None,
             decoders: std::sync::Mutex::new(Vec::new()),
+            nulls: schema::NullColumns::default(),
         })
     }
 
@@ -319,8 +321,8 @@ impl DecodePlan {
             .map(|o| match o {
                 // Not decoded at all when the query reads none of its fields.
                 Output::Raw { raw_name, exposed } => match decoded.column_by_name(raw_name) {
-                    Some(column) => schema::expose_array(column, exposed, raw_name),
-                    None => Ok(new_null_array(exposed, decoded.num_rows())),
+                    Some(column) => schema::expose_array(column, exposed, raw_name, &self.nulls),
+                    None => Ok(self.nulls.get(exposed, decoded.num_rows())),
                 },
                 Output::EventTime => derived::event_time(decoded),
                 Output::Recipients => derived::recipients(decoded),

@@ -259,12 +259,36 @@ pub fn safe_tag_name(key: &str) -> String {
         .to_lowercase()
 }
 
+/// All-NULL columns of the exposed types, made once per scan and sliced for each batch:
+/// made per batch (a struct of lists allocates every child), they cost as much as decoding
+/// a small object.
+#[derive(Debug, Default)]
+pub struct NullColumns(std::sync::Mutex<std::collections::HashMap<DataType, ArrayRef>>);
+
+impl NullColumns {
+    /// A column of `len` NULLs of `data_type`.
+    pub fn get(&self, data_type: &DataType, len: usize) -> ArrayRef {
+        let mut made = self.0.lock().expect("null columns");
+        if let Some(column) = made.get(data_type).filter(|c| c.len() >= len) {
+            return column.slice(0, len);
+        }
+        let column = new_null_array(data_type, len.max(8192));
+        made.insert(data_type.clone(), Arc::clone(&column));
+        column.slice(0, len)
+    }
+}
+
 /// Converts a decoded column (raw names) to the exposed type (lowercase names) without
 /// copying values: only the field names of Struct/List/Map arrays change, except
 /// `mail.tags`, which is rebuilt as a flat map. A decoded struct may hold only the fields a
 /// query reads (see `nested.rs`): the others are filled with NULLs, so the column keeps
 /// its type.
-pub fn expose_array(array: &ArrayRef, target: &DataType, path: &str) -> Result<ArrayRef> {
+pub fn expose_array(
+    array: &ArrayRef,
+    target: &DataType,
+    path: &str,
+    nulls: &NullColumns,
+) -> Result<ArrayRef> {
     if is_tags(path) {
         return flatten_tags(array, target);
     }
@@ -277,14 +301,15 @@ pub fn expose_array(array: &ArrayRef, target: &DataType, path: &str) -> Result<A
                     let raw = source
                         .fields()
                         .iter()
-                        .position(|f| f.name().to_lowercase() == *t.name());
+                        .position(|f| f.name().eq_ignore_ascii_case(t.name()));
                     match raw {
                         Some(i) => expose_array(
                             source.column(i),
                             t.data_type(),
                             &format!("{path}.{}", source.fields()[i].name()),
+                            nulls,
                         ),
-                        None => Ok(new_null_array(t.data_type(), source.len())),
+                        None => Ok(nulls.get(t.data_type(), source.len())),
                     }
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -303,7 +328,7 @@ pub fn expose_array(array: &ArrayRef, target: &DataType, path: &str) -> Result<A
         }
         (DataType::List(_), DataType::List(item)) => {
             let source = array.as_list::<i32>();
-            let values = expose_array(source.values(), item.data_type(), path)?;
+            let values = expose_array(source.values(), item.data_type(), path, nulls)?;
             Arc::new(ListArray::try_new(
                 item.clone(),
                 source.offsets().clone(),
