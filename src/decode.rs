@@ -187,7 +187,8 @@ pub struct DecodePlan {
     pub(crate) prefilter: Option<Arc<Prefilter>>,
     /// Decoders to reuse: building one for the schema costs as much as decoding a small
     /// object, and Firehose writes thousands of small objects a day. One plan serves one
-    /// partition, so the lock is never contended.
+    /// partition (and its helper thread on a large object), so the lock is rarely
+    /// contended.
     decoders: std::sync::Mutex<Vec<Decoder>>,
     /// The columns and struct fields the query does not read, as NULLs.
     nulls: schema::NullColumns,

@@ -602,15 +602,76 @@ impl ObjectReader {
 
     fn step(&mut self) -> Result<()> {
         let records = self.next_records()?;
+        // (Not with --strict: the first problem must be the one a reading in order meets.)
+        let large = records.len() == self.plan.batch_size
+            && !self.exhausted()
+            && !self.done
+            && !self.plan.tolerance.strict;
+        if let Some(helper) = large.then(Helper::take).flatten() {
+            let next = self.next_records()?;
+            self.decode_side_by_side(records, next, helper)?;
+        } else {
+            self.decode_and_emit(&records)?;
+        }
+        if self.exhausted() && !self.done {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    fn decode_and_emit(&mut self, records: &[Record]) -> Result<()> {
         if !records.is_empty()
             && !self.done
-            && let Some(batch) = self.decode(&records)?
+            && let Some(batch) = self.decode(records)?
             && batch.num_rows() > 0
         {
             self.emit(batch)?;
         }
-        if self.exhausted() && !self.done {
-            self.finish()?;
+        Ok(())
+    }
+
+    /// An object of more than a batch of records: two batches are decoded at once, one on
+    /// a helper thread, so a large object (Firehose writes up to 128 MB) does not keep one
+    /// core busy while the other idles. Only the clean path runs side by side (problems
+    /// collected, then reported in order); a batch with a bad record is decoded again the
+    /// ordinary way, in its turn. What comes out, and in which order, is what `step`
+    /// gives one batch at a time.
+    fn decode_side_by_side(
+        &mut self,
+        first: Vec<Record>,
+        second: Vec<Record>,
+        _helper: Helper,
+    ) -> Result<()> {
+        let plan = &self.plan;
+        let clean = |records: &[Record]| {
+            let mut problems = Vec::new();
+            let mut collect = |kind, position, detail| {
+                problems.push((kind, position, detail));
+                Ok(())
+            };
+            let decoded = plan.decode_if_clean(records, &mut collect);
+            decoded.map(|d| d.map(|batch| (batch, problems)))
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let other = s.spawn(|| clean(&second));
+            let a = clean(&first);
+            (a, other.join().expect("a decoding thread panicked"))
+        });
+        for (records, decoded) in [(first, a), (second, b)] {
+            if self.done {
+                break;
+            }
+            match decoded? {
+                Some((batch, problems)) => {
+                    for (kind, position, detail) in problems {
+                        self.report(kind, position, detail)?;
+                    }
+                    if let Some(batch) = batch.filter(|b| b.num_rows() > 0) {
+                        self.emit(batch)?;
+                    }
+                }
+                None => self.decode_and_emit(&records)?,
+            }
         }
         Ok(())
     }
@@ -633,6 +694,32 @@ impl Iterator for ObjectReader {
                 return Some(Err(e));
             }
         }
+    }
+}
+
+/// A thread that may decode beside the scan's own: at most one fewer than the cores,
+/// for the whole process (two partitions each reading a large object must not ask for
+/// four threads on two cores).
+struct Helper;
+
+static HELPERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Helper {
+    fn take() -> Option<Helper> {
+        use std::sync::atomic::Ordering;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        HELPERS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n + 1 < cores).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Helper)
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        HELPERS.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

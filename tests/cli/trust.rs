@@ -626,3 +626,55 @@ fn s3_refusals_keep_s3s_error_code() {
     );
     assert!(!wrong.stderr.contains("wrong-secret"));
 }
+
+/// A large object is decoded two batches at a time on two threads: the answer, the
+/// problems named and their counts are what a reading in order gives.
+#[test]
+fn a_large_object_decoded_on_two_threads_gives_every_record_once_and_names_each_problem() {
+    let w = Workdir::empty();
+    let mut lines = deliveries("wide", 30_000);
+    // Records that are not JSON (a bare word) in the second and the fourth batch of 8192,
+    // and a JSON object that is not an event in the third.
+    lines[9_000] = lines[9_000].replacen("\"Delivery\"", "Delivery", 1);
+    lines[17_000] = "{\"notAnEvent\":true}".to_string();
+    lines[25_000] = lines[25_000].replacen("\"Delivery\"", "Delivery", 1);
+    testgen::write_tree(
+        w.path(),
+        &[Object {
+            key: key("wide.gz"),
+            bytes: testgen::gzip(&text(&lines)),
+        }],
+    )
+    .unwrap();
+    let query = "SELECT count(*), count(DISTINCT mail.messageid), min(mail.messageid), \
+                 max(mail.messageid) FROM seslogs";
+    let out = w.seslog(&["sql", query]).ok();
+    assert_eq!(
+        out.rows(),
+        vec![row(&["29997", "29997", "wide-000000", "wide-029999"])]
+    );
+    let warnings = out.warnings();
+    let named: Vec<&str> = ["line 9001 ", "line 17001 ", "line 25001 "]
+        .into_iter()
+        .filter(|at| {
+            warnings
+                .iter()
+                .any(|l| l.contains("wide.gz") && l.contains(at))
+        })
+        .collect();
+    assert_eq!(named.len(), 3, "{}", out.stderr);
+    assert_eq!(
+        *warnings.last().unwrap(),
+        "seslog: warning: 3 records skipped (use --strict to make this an error)",
+        "{}",
+        out.stderr
+    );
+    // With --strict the first bad record in the object is the one named.
+    let strict = w.seslog(&["--strict", "sql", query]);
+    assert_eq!(strict.code, 1);
+    assert!(
+        strict.stderr.contains("wide.gz line 9001 "),
+        "{}",
+        strict.stderr
+    );
+}
