@@ -9,8 +9,10 @@
 //! exactly, on what is left (the table says `Inexact`). So: the search ignores ASCII case
 //! (`recipients` are lower-cased, addresses in records are not: the window is searched in
 //! an ASCII-lower-cased copy, with memchr's SIMD substring search); only ASCII values with
-//! no character JSON might escape (`"`, `\`, `/`, controls) are searched for; and any
-//! record holding a `\u` escape is kept, since the value could be spelled with one.
+//! no character JSON might escape (`"`, `\`, `/`, controls) are searched for; any
+//! record holding a `\u` escape is kept, since the value could be spelled with one; and so
+//! is any record holding the one non-ASCII character whose lower case is ASCII (the Kelvin
+//! sign, U+212A, lower-cases to `k`: `recipients` would match where the bytes do not).
 
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
@@ -23,7 +25,8 @@ use crate::schema::RECIPIENTS;
 pub struct Prefilter {
     needles: Vec<String>,
     finders: Vec<Finder<'static>>,
-    escape: Finder<'static>,
+    /// What makes any record a candidate: a `\u` escape, the Kelvin sign.
+    escapes: [Finder<'static>; 2],
 }
 
 /// The value a filter requires a record to contain, when it has that shape.
@@ -111,7 +114,10 @@ impl Prefilter {
                 .iter()
                 .map(|n| Finder::new(n.as_bytes()).into_owned())
                 .collect(),
-            escape: Finder::new(b"\\u").into_owned(),
+            escapes: [
+                Finder::new(b"\\u").into_owned(),
+                Finder::new("\u{212A}".as_bytes()).into_owned(),
+            ],
             needles,
         })
     }
@@ -123,19 +129,17 @@ impl Prefilter {
     }
 
     /// The first place in `lowered` (a lower-cased window) where a record to keep could
-    /// be: the first needle, or a `\u` escape.
+    /// be: the first needle, or an escape.
     pub fn candidate(&self, lowered: &[u8]) -> Option<usize> {
-        let needle = self.finders[0].find(lowered);
-        let escape = self.escape.find(lowered);
-        match (needle, escape) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        std::iter::once(&self.finders[0])
+            .chain(&self.escapes)
+            .filter_map(|f| f.find(lowered))
+            .min()
     }
 
-    /// Whether a (lower-cased) record could match: it holds every needle, or a `\u` escape.
+    /// Whether a (lower-cased) record could match: it holds every needle, or an escape.
     pub fn keeps(&self, lowered: &[u8]) -> bool {
-        self.escape.find(lowered).is_some()
+        self.escapes.iter().any(|f| f.find(lowered).is_some())
             || self.finders.iter().all(|f| f.find(lowered).is_some())
     }
 
@@ -185,6 +189,19 @@ mod tests {
         };
         assert!(keeps(br#"{"to":["Alice@Example.COM"]}"#));
         assert!(keeps(br#"{"to":["alice\u0040example.com"]}"#));
+        // Unicode lower case: "\u{212A}ATE@example.com" is kate@example.com in recipients.
+        let kate = Prefilter::from_filters(&[datafusion::functions_nested::expr_fn::array_has(
+            col(RECIPIENTS),
+            lit("kate@example.com"),
+        )])
+        .expect("a prefilter");
+        let mut lowered = Vec::new();
+        Prefilter::lower(
+            "{\"to\":[\"\u{212A}ATE@example.com\"]}".as_bytes(),
+            &mut lowered,
+        );
+        assert!(kate.keeps(&lowered));
+        assert_eq!(kate.candidate(&lowered), Some(8));
         assert!(!keeps(br#"{"to":["alice@example.org"]}"#));
         let mut lowered = Vec::new();
         Prefilter::lower(b"xx ALICE@example.com", &mut lowered);

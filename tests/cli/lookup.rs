@@ -32,6 +32,8 @@ fn tricky_tree() -> Workdir {
         line(&mail("m-escaped", &["esc@example.com"], "x"))
             .replace("esc@example.com", "esc\\u0040example.com"),
     );
+    // With the Kelvin sign, whose Unicode lower case is an ASCII k: kate@example.com.
+    lines.push(line(&mail("m-kelvin", &["\u{212A}ate@example.com"], "x")));
     for i in 0..200 {
         lines.push(line(&mail(
             &format!("m-other-{i}"),
@@ -72,6 +74,7 @@ fn a_lookup_gives_the_same_rows_with_and_without_skipping_by_bytes() {
         ("ob@example.com", vec!["m-short"]),
         ("bob@example.com", vec!["m-long"]),
         ("esc@example.com", vec!["m-escaped"]),
+        ("kate@example.com", vec!["m-kelvin"]),
         ("nobody@example.com", vec![]),
     ] {
         let lookup = format!(
