@@ -39,7 +39,8 @@ pub struct Constraints {
     pub hours: Option<BTreeSet<String>>,
 }
 
-fn literal_str(expr: &Expr) -> Option<String> {
+/// The string a filter compares with, through casts.
+pub(crate) fn literal_str(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Literal(
             ScalarValue::Utf8(Some(s))

@@ -14,10 +14,10 @@
 //! is any record holding the one non-ASCII character whose lower case is ASCII (the Kelvin
 //! sign, U+212A, lower-cases to `k`: `recipients` would match where the bytes do not).
 
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use memchr::memmem::Finder;
 
+use crate::listing::literal_str;
 use crate::schema::RECIPIENTS;
 
 /// The values every record a query can keep must contain (lower-cased).
@@ -42,7 +42,7 @@ pub fn needle(filter: &Expr) -> Option<String> {
             if !on_addresses {
                 return None;
             }
-            literal(&f.args[1])?
+            literal_str(&f.args[1])?
         }
         // mail.messageid = 'x' (either way round)
         Expr::BinaryExpr(BinaryExpr {
@@ -53,8 +53,8 @@ pub fn needle(filter: &Expr) -> Option<String> {
             field_of(left, "mail", "messageid"),
             field_of(right, "mail", "messageid"),
         ) {
-            (true, false) => literal(right)?,
-            (false, true) => literal(left)?,
+            (true, false) => literal_str(right)?,
+            (false, true) => literal_str(left)?,
             _ => return None,
         },
         _ => return None,
@@ -79,20 +79,7 @@ fn field_of(expr: &Expr, column: &str, field: &str) -> bool {
     f.func.name() == "get_field"
         && f.args.len() == 2
         && matches!(&f.args[0], Expr::Column(c) if c.name == column)
-        && literal(&f.args[1]).as_deref() == Some(field)
-}
-
-fn literal(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)),
-            _,
-        ) => Some(s.clone()),
-        Expr::Cast(c) => literal(&c.expr),
-        _ => None,
-    }
+        && literal_str(&f.args[1]).as_deref() == Some(field)
 }
 
 impl Prefilter {
