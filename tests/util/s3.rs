@@ -112,6 +112,9 @@ impl S3Server {
                     let Ok((socket, _)) = listener.accept().await else {
                         continue;
                     };
+                    // Head and body are separate writes: without this each GET waits
+                    // for the client's delayed ACK (40 ms).
+                    let _ = socket.set_nodelay(true);
                     let service = service.clone();
                     let faults = shared.clone();
                     let layer = hyper::service::service_fn(move |req| {
