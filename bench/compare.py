@@ -2,13 +2,15 @@
 """seslog beside the DuckDB CLI on the same gzipped Firehose objects, and beside the gunzip
 floor (decompressing the objects a question reads, on 2 threads, and nothing else).
 
-    bench/compare.py [--days 14] [--mails 40000] [--runs 3]
+    bench/compare.py [--days 14] [--mails 40000] [--runs 3] [--no-s3]
 
 Generates the data with `seslog-gen volume` (once, under bench/data/), runs each question
 with seslog and with DuckDB alternately, and prints medians of wall time and peak memory.
 It checks that both give the same values where they print the same columns, and that
-seslog's count(*) equals the records in the objects. It prints figures; it asserts
-nothing about speed. DuckDB: `pip install duckdb-cli` (or --duckdb PATH).
+seslog's count(*) equals the records in the objects. Then the lookup and a full scan again
+with the objects behind an S3-compatible server on this machine (`bench/s3-serve`, the
+tests' s3s-fs as a program), beside the same on local disk. It prints figures; it asserts nothing about
+speed. DuckDB: `pip install duckdb-cli` (or --duckdb PATH).
 """
 
 import argparse
@@ -29,7 +31,7 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def measure_rss(cmd):
+def measure_rss(cmd, env=None):
     """Runs cmd with wait4 to read its own peak RSS."""
     start = time.monotonic()
     r, w = os.pipe()
@@ -40,7 +42,7 @@ def measure_rss(cmd):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(r)
-        os.execvp(cmd[0], cmd)
+        os.execvpe(cmd[0], cmd, env or os.environ)
     os.close(w)
     chunks = []
     while True:
@@ -66,6 +68,7 @@ def main():
     ap.add_argument("--mails", type=int, default=40000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duckdb", default=None)
+    ap.add_argument("--no-s3", action="store_true", help="leave out the S3 leg")
     args = ap.parse_args()
 
     sh(["cargo", "build", "--release", "--quiet", "--bin", "seslog", "--bin", "seslog-gen"], cwd=ROOT)
@@ -213,6 +216,44 @@ def main():
         print(f"| {name} | {d_t:.2f} s | {s_t:.2f} s | {s_t / d_t:.2f}x | {f_t:.2f} s | {s_t / f_t:.2f}x | "
               f"{d_m:.0f} / {s_m:.0f} MiB | {n} | {'yes' if same else 'NO'} |")
     print(f"\nmedians of {args.runs} runs, seslog and DuckDB alternating; {os.cpu_count()} cores")
+    if not args.no_s3:
+        s3_leg(args, data, [questions[0], questions[1]])
+
+
+# The S3 leg: the same questions with the objects behind an S3-compatible server on this
+# machine (s3s-fs, the server the tests use; it shares the 2 cores and computes each
+# object's MD5 for its ETag on every LIST and GET).
+S3_KEY, S3_SECRET = "SESLOGBENCHKEY", "seslog-bench-secret"
+
+
+def s3_leg(args, data, questions):
+    target = os.path.join(ROOT, "target/s3-serve")
+    sh(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/s3-serve/Cargo.toml",
+        "--target-dir", target], cwd=ROOT)
+    serve = os.path.join(target, "release/s3-serve")
+    server = subprocess.Popen([serve, os.path.dirname(data), S3_KEY, S3_SECRET],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip()
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET,
+                   AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
+        bucket = "s3://" + os.path.basename(data)
+        print()
+        print("| question | seslog, local disk | seslog, S3 on this machine | S3 / local | same rows |")
+        print("|---|---|---|---|---|")
+        for q in questions:
+            local_cmd = q["seslog"]
+            s3_cmd = [bucket if a == data else a for a in local_cmd]
+            local, remote = [], []
+            for _ in range(args.runs):
+                local.append(measure_rss(local_cmd))
+                remote.append(measure_rss(s3_cmd, env))
+            same = rows(local[0][2]) == rows(remote[0][2])
+            l_t = statistics.median(r[0] for r in local)
+            r_t = statistics.median(r[0] for r in remote)
+            print(f"| {q['name']} | {l_t:.2f} s | {r_t:.2f} s | {r_t / l_t:.2f}x | {'yes' if same else 'NO'} |")
+    finally:
+        server.kill()
 
 
 def find_duckdb():
