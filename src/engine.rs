@@ -43,9 +43,12 @@ impl Engine {
         prefilter: bool,
     ) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // Objects are the unit of parallelism; on S3 more of them in flight hides latency.
+        // Objects are the unit of parallelism; more of them in flight than cores hides the
+        // wait for each one: on S3 its latency, on disk the blocking read and task hand-off
+        // of thousands of small objects (twice the cores made a 7-day lookup over 16,588
+        // objects 11% faster on 2 cores, and a full scan no slower).
         let partitions = match source.location {
-            Location::Local(_) => cores,
+            Location::Local(_) => cores * 2,
             Location::S3 { .. } => cores * 4,
         };
         let config = SessionConfig::new()
