@@ -399,6 +399,15 @@ impl DecodePlan {
         if let Some(decoded) = self.decode_if_clean(records, report)? {
             return Ok(decoded);
         }
+        self.decode_each(records, report)
+    }
+
+    /// Records that failed to decode all at once: one by one, keeping the good ones.
+    pub fn decode_each(
+        &self,
+        records: &[Record],
+        report: &mut Report<'_>,
+    ) -> Result<Option<RecordBatch>> {
         match self.decode_one_by_one(records, report)? {
             Some((batch, rows)) => self.checked(batch, rows, records, report),
             None => Ok(None),

@@ -482,17 +482,24 @@ impl ObjectReader {
 
     fn decode(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
         let plan = Arc::clone(&self.plan);
+        let mut report = |kind, position, detail| self.report(kind, position, detail);
+        if let Some(decoded) = plan.decode_if_clean(records, &mut report)? {
+            return Ok(decoded);
+        }
+        self.decode_unclean(records)
+    }
+
+    /// Records that failed to decode all at once: lines taken as records are split record
+    /// by record (a line may hold several), then decoded again; others one by one.
+    fn decode_unclean(&mut self, records: &[Record]) -> Result<Option<RecordBatch>> {
+        let plan = Arc::clone(&self.plan);
         if records.iter().any(|r| r.whole_line) {
-            let mut report = |kind, position, detail| self.report(kind, position, detail);
-            if let Some(decoded) = plan.decode_if_clean(records, &mut report)? {
-                return Ok(decoded);
-            }
             let split = self.split_lines_apart(records)?;
             return plan.decode(&split, &mut |kind, position, detail| {
                 self.report(kind, position, detail)
             });
         }
-        plan.decode(records, &mut |kind, position, detail| {
+        plan.decode_each(records, &mut |kind, position, detail| {
             self.report(kind, position, detail)
         })
     }
@@ -620,22 +627,27 @@ impl ObjectReader {
     }
 
     fn decode_and_emit(&mut self, records: &[Record]) -> Result<()> {
-        if !records.is_empty()
-            && !self.done
-            && let Some(batch) = self.decode(records)?
-            && batch.num_rows() > 0
-        {
-            self.emit(batch)?;
+        if records.is_empty() || self.done {
+            return Ok(());
         }
-        Ok(())
+        let decoded = self.decode(records)?;
+        self.emit_rows(decoded)
+    }
+
+    /// Hands a decoded batch on unless it has no rows.
+    fn emit_rows(&mut self, decoded: Option<RecordBatch>) -> Result<()> {
+        match decoded.filter(|b| b.num_rows() > 0) {
+            Some(batch) => self.emit(batch),
+            None => Ok(()),
+        }
     }
 
     /// An object of more than a batch of records: two batches are decoded at once, one on
     /// a helper thread, so a large object (Firehose writes up to 128 MB) does not keep one
     /// core busy while the other idles. Only the clean path runs side by side (problems
-    /// collected, then reported in order); a batch with a bad record is decoded again the
-    /// ordinary way, in its turn. What comes out, and in which order, is what `step`
-    /// gives one batch at a time.
+    /// collected, then reported in order); a batch with a bad record takes the slow path
+    /// in its turn. What comes out, and in which order, is what `step` gives one batch at
+    /// a time.
     fn decode_side_by_side(
         &mut self,
         first: Vec<Record>,
@@ -666,11 +678,12 @@ impl ObjectReader {
                     for (kind, position, detail) in problems {
                         self.report(kind, position, detail)?;
                     }
-                    if let Some(batch) = batch.filter(|b| b.num_rows() > 0) {
-                        self.emit(batch)?;
-                    }
+                    self.emit_rows(batch)?;
                 }
-                None => self.decode_and_emit(&records)?,
+                None => {
+                    let decoded = self.decode_unclean(&records)?;
+                    self.emit_rows(decoded)?;
+                }
             }
         }
         Ok(())
@@ -707,7 +720,10 @@ static HELPERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 impl Helper {
     fn take() -> Option<Helper> {
         use std::sync::atomic::Ordering;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Asked once: on Linux the answer reads the cgroup files, and this runs per batch.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         HELPERS
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n + 1 < cores).then_some(n + 1)
