@@ -20,6 +20,7 @@ use crate::derived;
 use crate::diagnostics::ProblemKind;
 use crate::nested::{Part, ReadPaths};
 use crate::prefilter::Prefilter;
+use crate::prune::Pruner;
 use crate::schema::{self, EVENT_TIME, RECIPIENTS};
 
 /// What to do with what cannot be read cleanly.
@@ -190,6 +191,8 @@ pub struct DecodePlan {
     /// partition (and its helper thread on a large object), so the lock is rarely
     /// contended.
     decoders: std::sync::Mutex<Vec<Decoder>>,
+    /// Cuts each record down to the decode schema's members before decoding.
+    pruner: Pruner,
     /// The columns and struct fields the query does not read, as NULLs.
     nulls: schema::NullColumns,
 }
@@ -271,8 +274,10 @@ impl DecodePlan {
             .filter_map(|f| top.get(f.name()).and_then(|n| n.prune(f)))
             .map(|f| integers_as_text(&f, &mut Vec::new(), &mut integers))
             .collect();
+        let decode_schema = Arc::new(Schema::new(decode_fields));
         Ok(Self {
-            decode_schema: Arc::new(Schema::new(decode_fields)),
+            pruner: Pruner::for_fields(decode_schema.fields()),
+            decode_schema,
             output_schema,
             outputs,
             integers,
@@ -292,8 +297,16 @@ impl DecodePlan {
             Some(d) => d,
             None => self.decoder(false)?,
         };
+        // A record the pruner is not sure of is decoded as it is; one that fails to decode
+        // sends the whole chunk down the slow path, which reads the records as they are.
+        let mut cut = Vec::new();
         for record in records {
-            decoder.decode(&record.bytes)?;
+            cut.clear();
+            if self.pruner.prune(&record.bytes, &mut cut) {
+                decoder.decode(&cut)?;
+            } else {
+                decoder.decode(&record.bytes)?;
+            }
         }
         let batch = decoder.flush()?;
         self.decoders.lock().expect("decoder pool").push(decoder);
@@ -563,6 +576,22 @@ impl DecodePlan {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )?)
+    }
+}
+
+#[cfg(test)]
+impl DecodePlan {
+    /// What `bytes` decodes to as it is, and cut down first (`None`: the pruner left it).
+    pub(crate) fn whole_and_cut(
+        &self,
+        bytes: &[u8],
+    ) -> (Result<RecordBatch>, Option<Result<RecordBatch>>) {
+        let mut cut = Vec::new();
+        let cut = self
+            .pruner
+            .prune(bytes, &mut cut)
+            .then(|| decode_single(self, &cut, false));
+        (decode_single(self, bytes, false), cut)
     }
 }
 

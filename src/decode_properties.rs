@@ -69,6 +69,29 @@ fn plan() -> Arc<DecodePlan> {
     Arc::new(DecodePlan::new(projected, 7, Tolerance::default(), &reads).expect("plan"))
 }
 
+/// A plan that reads only a few leaves of `mail`, as an event-count query does.
+fn narrow_plan() -> Arc<DecodePlan> {
+    use crate::nested::{Part, ReadPaths};
+    let file = schema::file_schema();
+    let indices = [
+        file.index_of("eventtype").unwrap(),
+        file.index_of("mail").unwrap(),
+    ];
+    let projected = Arc::new(file.project(&indices).expect("projection"));
+    let subject = Part::Some([("subject".to_string(), Part::All)].into());
+    let mail = Part::Some(
+        [
+            ("timestamp".to_string(), Part::All),
+            ("commonheaders".to_string(), subject),
+        ]
+        .into(),
+    );
+    let reads = ReadPaths {
+        columns: [("mail".to_string(), mail)].into(),
+    };
+    Arc::new(DecodePlan::new(projected, 7, Tolerance::default(), &reads).expect("plan"))
+}
+
 /// Every output row as text, and what the diagnostics said.
 fn decode(bytes: Vec<u8>) -> (Vec<String>, Diagnostics) {
     let diagnostics = Diagnostics::new();
@@ -253,6 +276,36 @@ proptest! {
             prop_assert!(lost <= 2, "one damaged byte cost {} records", lost);
             if lost > 0 {
                 prop_assert!(diagnostics.total() > 0, "{} records lost without a word", lost);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// The pruner only cuts a record the decoder takes whole, and the cut record decodes to
+    /// the same row; an undamaged record is always cut.
+    #[test]
+    fn a_cut_record_decodes_to_the_row_of_the_whole_one(
+        n in 1usize..6,
+        seed in any::<u64>(),
+        damages in proptest::collection::vec(byte_damage(), 0..3),
+    ) {
+        for plan in [plan(), narrow_plan()] {
+            for line in records(n, seed) {
+                let mut bytes = line.into_bytes();
+                for d in &damages {
+                    d.apply(&mut bytes);
+                }
+                let (whole, cut) = plan.whole_and_cut(&bytes);
+                prop_assert!(!damages.is_empty() || cut.is_some(), "an undamaged record was not cut");
+                if let Some(cut) = cut {
+                    let whole = whole.map_err(|e| TestCaseError::fail(format!(
+                        "cut a record the decoder refuses whole ({e}): {}", String::from_utf8_lossy(&bytes))))?;
+                    let cut = cut.map_err(|e| TestCaseError::fail(format!("a cut record fails to decode: {e}")))?;
+                    prop_assert_eq!(rows_of(&whole), rows_of(&cut));
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod localfs;
 pub mod nested;
 pub mod output;
 pub mod prefilter;
+mod prune;
 pub mod reader;
 pub mod records;
 pub mod report;
