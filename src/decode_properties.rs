@@ -51,15 +51,18 @@ fn records(n: usize, seed: u64) -> Vec<String> {
 }
 
 fn plan() -> Arc<DecodePlan> {
-    let file = schema::file_schema();
-    let wanted = [
+    plan_of(&[
         "eventtype",
         "mail",
         "delivery",
         "bounce",
         "event_time",
         "recipients",
-    ];
+    ])
+}
+
+fn plan_of(wanted: &[&str]) -> Arc<DecodePlan> {
+    let file = schema::file_schema();
     let indices: Vec<usize> = wanted
         .iter()
         .map(|n| file.index_of(n).expect("column"))
@@ -292,7 +295,8 @@ proptest! {
         seed in any::<u64>(),
         damages in proptest::collection::vec(byte_damage(), 0..3),
     ) {
-        for plan in [plan(), narrow_plan()] {
+        let without_mail = plan_of(&["eventtype", "delivery", "bounce", "event_time", "recipients"]);
+        for plan in [without_mail, narrow_plan()] {
             for line in records(n, seed) {
                 let mut bytes = line.into_bytes();
                 for d in &damages {

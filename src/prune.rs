@@ -52,6 +52,18 @@ impl Pruner {
         Self { members }
     }
 
+    /// The pruner for a decode schema, unless it reads all of `mail` as the full schema
+    /// has it (`raw`): the rest of a record is small next to its mail's headers.
+    pub fn worth_it(decode: &Fields, raw: &Fields) -> Option<Self> {
+        let mail = |fields: &Fields| {
+            fields
+                .iter()
+                .find(|f| f.name() == "mail")
+                .map(|f| Self::for_fields(&Fields::from(vec![f.as_ref().clone()])))
+        };
+        (mail(decode) != mail(raw)).then(|| Self::for_fields(decode))
+    }
+
     fn keep(&self, key: &[u8]) -> Keep<'_> {
         match self.members.iter().find(|m| *m.name == *key) {
             None => Keep::No,
@@ -300,6 +312,10 @@ mod tests {
     use datafusion::arrow::datatypes::Field;
 
     fn pruner() -> Pruner {
+        Pruner::for_fields(&narrow_fields())
+    }
+
+    fn narrow_fields() -> Fields {
         let mail = Fields::from(vec![
             Field::new("timestamp", DataType::Utf8, true),
             Field::new(
@@ -312,10 +328,10 @@ mod tests {
                 true,
             ),
         ]);
-        Pruner::for_fields(&Fields::from(vec![
+        Fields::from(vec![
             Field::new("eventType", DataType::Utf8, true),
             Field::new("mail", DataType::Struct(mail), true),
-        ]))
+        ])
     }
 
     fn cut(record: &str) -> Option<String> {
@@ -323,6 +339,31 @@ mod tests {
         pruner()
             .prune(record.as_bytes(), &mut out)
             .then(|| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn is_left_out_when_all_of_mail_is_read() {
+        let raw = crate::schema::raw_schema();
+        assert_eq!(Pruner::worth_it(raw.fields(), raw.fields()), None);
+        let some: Fields = raw
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "send")
+            .cloned()
+            .collect();
+        assert_eq!(Pruner::worth_it(&some, raw.fields()), None);
+        let no_mail: Fields = raw
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "mail")
+            .cloned()
+            .collect();
+        assert!(Pruner::worth_it(&no_mail, raw.fields()).is_some());
+        let fields = pruner();
+        assert_eq!(
+            Pruner::worth_it(&narrow_fields(), raw.fields()),
+            Some(fields)
+        );
     }
 
     #[test]
