@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
+/// See Cargo.toml: the binary chooses the allocator; the library leaves it to its user.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = seslog::cli::Cli::command().get_matches();
     let cli = seslog::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
