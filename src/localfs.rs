@@ -147,6 +147,9 @@ impl Folders {
     }
 }
 
+/// Objects up to this size are read on the task that asks for them, not in the blocking pool.
+const READ_IN_PLACE: u64 = 256 << 10;
+
 fn read_span(
     file: &mut File,
     range: Range<u64>,
@@ -227,30 +230,35 @@ impl ObjectStore for LocalTree {
     ) -> object_store::Result<GetResult> {
         let path = self.folders.file_path(location);
         let location = location.clone();
-        // The object is read here, whole, in one blocking task: seslog always reads an
-        // object whole, and a File payload would cost a blocking task per chunk later
-        // (thousands of small objects a query).
-        tokio::task::spawn_blocking(move || {
-            let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
-            let metadata = file.metadata().map_err(|e| io_error(&path, e))?;
-            let meta = object_meta(location, &metadata);
-            options.check_preconditions(&meta)?;
-            let range = match &options.range {
-                Some(r) => r.as_range(meta.size).map_err(|e| generic(e.into()))?,
-                None => 0..meta.size,
-            };
-            let data = read_span(&mut file, range.clone(), &path)?;
-            Ok(GetResult {
-                payload: GetResultPayload::Stream(
-                    futures::stream::once(async move { Ok(data) }).boxed(),
-                ),
-                attributes: Attributes::default(),
-                range,
-                meta,
-            })
+        // The object is read here, whole: seslog always reads an object whole, and a File
+        // payload would cost a blocking task per chunk later. Most Firehose objects are a few
+        // KB, read from the page cache in microseconds: handing each to the blocking pool
+        // cost more (a thread woken per object, thousands a query) than the read, so only
+        // a large object's read goes there.
+        let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
+        let metadata = file.metadata().map_err(|e| io_error(&path, e))?;
+        let meta = object_meta(location, &metadata);
+        options.check_preconditions(&meta)?;
+        let range = match &options.range {
+            Some(r) => r.as_range(meta.size).map_err(|e| generic(e.into()))?,
+            None => 0..meta.size,
+        };
+        let data = if range.end - range.start <= READ_IN_PLACE {
+            read_span(&mut file, range.clone(), &path)?
+        } else {
+            let span = range.clone();
+            tokio::task::spawn_blocking(move || read_span(&mut file, span, &path))
+                .await
+                .map_err(|e| generic(e.into()))??
+        };
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(
+                futures::stream::once(async move { Ok(data) }).boxed(),
+            ),
+            attributes: Attributes::default(),
+            range,
+            meta,
         })
-        .await
-        .map_err(|e| generic(e.into()))?
     }
 
     async fn get_ranges(
