@@ -16,6 +16,7 @@ mod decode_properties;
 pub mod derived;
 pub mod diagnostics;
 pub mod engine;
+pub mod exit;
 pub mod functions;
 pub mod layout;
 pub mod listing;

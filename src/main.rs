@@ -1,9 +1,10 @@
 //! The `seslog` binary: parse, run, and turn the outcome into an exit code, in one place.
-//! 0 success (an empty result too), 1 runtime error, 2 usage error (clap's own).
+//! The codes themselves are named in `seslog::exit`.
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
+use seslog::exit;
 
 /// See Cargo.toml: the binary chooses the allocator; the library leaves it to its user.
 #[global_allocator]
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {
-                return ExitCode::SUCCESS;
+                return exit::code(exit::SUCCESS);
             }
             // Object names and values in a message are text from outside: escape what a
             // terminal would act on, line by line.
@@ -30,9 +31,9 @@ fn main() -> ExitCode {
             let lines: Vec<_> = text.lines().map(seslog::output::sanitize).collect();
             eprintln!("seslog: {}", lines.join("\n"));
             if e.downcast_ref::<seslog::cmd::UsageError>().is_some() {
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
-            ExitCode::FAILURE
+            exit::code(exit::ERROR)
         }
     }
 }

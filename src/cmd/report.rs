@@ -21,9 +21,6 @@ use crate::output::{self, Format};
 use crate::report::{self, Report};
 use crate::window::TimeWindow;
 
-/// The exit code of `seslog check` when a rate crosses its threshold (0 ok, 1 error, 2 usage).
-pub const CHECK_FAILED: u8 = 3;
-
 /// The span of event time: dates are whole UTC days (`--to` inclusive), times are RFC 3339.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct WindowArgs {
@@ -295,7 +292,7 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
     cmd::report_after(&engine, config, rows as u64, started.elapsed())?;
     printed?;
     if name == "check" && status_over(&batches) {
-        return Ok(ExitCode::from(CHECK_FAILED));
+        return Ok(crate::exit::code(crate::exit::THRESHOLD_CROSSED));
     }
     Ok(ExitCode::SUCCESS)
 }
