@@ -1,7 +1,5 @@
 //! Every exit code seslog ends with, in one place (the README's "Exit codes" lists them).
 
-use std::process::ExitCode;
-
 /// The command did what was asked; an empty answer is a success too.
 pub const SUCCESS: u8 = 0;
 /// A runtime error: the source, a query, an object, a damaged record under `--strict`.
@@ -12,7 +10,3 @@ pub const USAGE: u8 = 2;
 pub const THRESHOLD_CROSSED: u8 = 3;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
-
-pub fn code(code: u8) -> ExitCode {
-    ExitCode::from(code)
-}

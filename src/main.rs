@@ -23,7 +23,7 @@ fn main() -> ExitCode {
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {
-                return exit::code(exit::SUCCESS);
+                return ExitCode::from(exit::SUCCESS);
             }
             // Object names and values in a message are text from outside: escape what a
             // terminal would act on, line by line.
@@ -31,9 +31,9 @@ fn main() -> ExitCode {
             let lines: Vec<_> = text.lines().map(seslog::output::sanitize).collect();
             eprintln!("seslog: {}", lines.join("\n"));
             if e.downcast_ref::<seslog::cmd::UsageError>().is_some() {
-                return exit::code(exit::USAGE);
+                return ExitCode::from(exit::USAGE);
             }
-            exit::code(exit::ERROR)
+            ExitCode::from(exit::ERROR)
         }
     }
 }

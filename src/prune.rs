@@ -344,21 +344,16 @@ mod tests {
     #[test]
     fn is_left_out_when_all_of_mail_is_read() {
         let raw = crate::schema::raw_schema();
+        let without = |name: &str| -> Fields {
+            raw.fields()
+                .iter()
+                .filter(|f| f.name() != name)
+                .cloned()
+                .collect()
+        };
         assert_eq!(Pruner::worth_it(raw.fields(), raw.fields()), None);
-        let some: Fields = raw
-            .fields()
-            .iter()
-            .filter(|f| f.name() != "send")
-            .cloned()
-            .collect();
-        assert_eq!(Pruner::worth_it(&some, raw.fields()), None);
-        let no_mail: Fields = raw
-            .fields()
-            .iter()
-            .filter(|f| f.name() != "mail")
-            .cloned()
-            .collect();
-        assert!(Pruner::worth_it(&no_mail, raw.fields()).is_some());
+        assert_eq!(Pruner::worth_it(&without("send"), raw.fields()), None);
+        assert!(Pruner::worth_it(&without("mail"), raw.fields()).is_some());
         let fields = pruner();
         assert_eq!(
             Pruner::worth_it(&narrow_fields(), raw.fields()),

@@ -51,7 +51,7 @@ pub fn run(cli: Cli, origins: &ArgOrigins) -> Result<ExitCode> {
             joined = task => joined.map_err(|e| anyhow::anyhow!("the query task failed: {e}"))?,
             _ = tokio::signal::ctrl_c() => {
                 remove_partial_outputs();
-                Ok(crate::exit::code(crate::exit::INTERRUPTED))
+                Ok(ExitCode::from(crate::exit::INTERRUPTED))
             }
         }
     });

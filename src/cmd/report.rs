@@ -292,7 +292,7 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
     cmd::report_after(&engine, config, rows as u64, started.elapsed())?;
     printed?;
     if name == "check" && status_over(&batches) {
-        return Ok(crate::exit::code(crate::exit::THRESHOLD_CROSSED));
+        return Ok(ExitCode::from(crate::exit::THRESHOLD_CROSSED));
     }
     Ok(ExitCode::SUCCESS)
 }
