@@ -1,21 +1,17 @@
-//! What the user typed, as clap parses it: global flags and the subcommands. No decisions
-//! here; `config.rs` turns this into a `Config` once.
+//! What the user typed, as clap parses it: the global flags and where each came from. No
+//! decisions here; `config.rs` turns this into a `Config` once. Each subcommand's own flags
+//! are in its module under `cmd/`.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
 
 use std::path::PathBuf;
 
-use crate::cmd::{self, report};
+use crate::output::Format;
 
-/// Query Amazon SES event logs (Firehose -> S3, gzipped JSON) with SQL, on S3 or a local
-/// copy, as the table `seslogs` (Athena's columns and partition names).
-#[derive(Debug, Parser)]
-#[command(
-    name = "seslog",
-    version,
-    after_help = "Examples:\n  seslog --source s3://my-ses-logs sql \"SELECT event_type, count(*) FROM seslogs WHERE day = '2024/11/05' GROUP BY 1\"\n  seslog --source ./ses-logs sql -f monthly.sql --format csv > out.csv\n  echo \"SELECT count(*) FROM seslogs\" | seslog sql -"
-)]
-pub struct Cli {
+/// The global flags, accepted before or after the subcommand. The parser that puts them
+/// together with the subcommands is `cmd::Cli`.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
     /// Where the logs are: a local directory or s3://bucket[/prefix], the root that holds
     /// the layout's first folder (`partitioned/`), as Firehose writes it.
     #[arg(
@@ -46,7 +42,7 @@ pub struct Cli {
     /// Output format (default: from --output's extension, else table on a terminal and
     /// csv otherwise).
     #[arg(long, value_enum, global = true)]
-    pub format: Option<FormatArg>,
+    pub format: Option<Format>,
 
     /// Write the result to FILE instead of stdout, atomically: a failed or interrupted run
     /// leaves no file behind.
@@ -87,7 +83,7 @@ pub struct Cli {
         env = "SESLOG_S3_TIMEOUT",
         global = true,
         value_name = "SECS",
-        default_value_t = crate::source::DEFAULT_TIMEOUT.as_secs_f64(),
+        default_value_t = seslog_engine::source::DEFAULT_TIMEOUT.as_secs_f64(),
         value_parser = positive_seconds
     )]
     pub s3_timeout: f64,
@@ -99,7 +95,7 @@ pub struct Cli {
         env = "SESLOG_S3_RETRIES",
         global = true,
         value_name = "N",
-        default_value_t = crate::source::DEFAULT_RETRIES
+        default_value_t = seslog_engine::source::DEFAULT_RETRIES
     )]
     pub s3_retries: usize,
 
@@ -119,9 +115,6 @@ pub struct Cli {
     /// ~/.config/seslog/queries/.
     #[arg(long, env = "SESLOG_QUERIES", global = true, value_name = "DIR")]
     pub queries: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
@@ -131,16 +124,6 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
             "`{text}` is not a number of seconds between 0 and 86400 (e.g. 10 or 0.5)"
         )),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    Table,
-    Csv,
-    Tsv,
-    Json,
-    Ndjson,
-    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,80 +139,6 @@ pub enum Shell {
     Zsh,
     Fish,
     Powershell,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    Sql(cmd::sql::Args),
-    Shell(cmd::shell::Args),
-    Bounces(report::BouncesArgs),
-    /// One row per complained recipient.
-    ///
-    /// Example: seslog complaints --since 7d
-    Complaints(report::WindowedArgs),
-    Recipient(report::RecipientArgs),
-    Message(report::MessageArgs),
-    /// One row per delayed recipient (DeliveryDelay events).
-    ///
-    /// Example: seslog delays --since 24h
-    Delays(report::WindowedArgs),
-    /// One row per rejected message.
-    ///
-    /// Example: seslog rejects --since 30d
-    Rejects(report::WindowedArgs),
-    /// One row per rendering failure.
-    ///
-    /// Example: seslog failures --since 30d
-    Failures(report::WindowedArgs),
-    /// Per UTC day: sends, deliveries, bounces, complaints, ..., and SES's rates.
-    ///
-    /// Example: seslog summary --from 2024-11-01 --to 2024-11-30
-    Summary(report::WindowedArgs),
-    /// Per recipient domain: sends, deliveries, bounces, complaints, rates, delivery time.
-    ///
-    /// Example: seslog domains --since 7d
-    Domains(report::WindowedArgs),
-    /// Addresses to stop mailing (permanent bounce or complaint), with the reason.
-    ///
-    /// Example: seslog suppression --since 90d --format csv > suppress.csv
-    Suppression(report::WindowedArgs),
-    Check(report::CheckArgs),
-    Reports(report::ReportsArgs),
-    Run(report::RunArgs),
-    /// Print a shell completion script.
-    ///
-    /// Example: seslog completions bash > /etc/bash_completion.d/seslog
-    Completions {
-        #[arg(value_enum)]
-        shell: Shell,
-    },
-    /// Print the man page (roff).
-    ///
-    /// Example: seslog man > seslog.1
-    Man,
-    /// Show the effective settings and where each came from (flag, environment, config
-    /// file, default).
-    ///
-    /// Example: seslog --source prod config
-    Config,
-    /// Print the Athena `CREATE EXTERNAL TABLE` (partition projection from --layout) that
-    /// gives Athena the same `seslogs` table over the same objects.
-    ///
-    /// Example: seslog --layout 'partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/' athena-ddl --bucket s3://my-ses-logs/
-    AthenaDdl(AthenaDdlArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AthenaDdlArgs {
-    /// Where the objects are: s3://bucket[/prefix]. Default: --source, when it is on S3.
-    #[arg(long, value_name = "S3_URL")]
-    pub bucket: Option<String>,
-    /// The table name.
-    #[arg(long, default_value = "seslogs")]
-    pub table: String,
-    /// The first day partition projection offers (yyyy/MM/dd); the range ends at NOW.
-    #[arg(long, value_name = "DAY", default_value = "2020/01/01")]
-    pub first_day: String,
 }
 
 /// Whether each global setting came from a flag or the environment, as clap saw it.

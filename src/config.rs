@@ -11,12 +11,12 @@ use anyhow::{Context, Result, anyhow};
 
 use clap::ValueEnum;
 
-use crate::cli::{ArgOrigins, Cli, ColorArg, FormatArg};
-use crate::decode::Tolerance;
-use crate::layout::{DEFAULT_LAYOUT, FirehoseLayout};
-use crate::output::{Format, PrintOptions};
-use crate::settings::{self, Setting};
-use crate::source::{Location, S3Settings};
+use crate::cli::{ArgOrigins, ColorArg, GlobalArgs};
+use crate::output::{Format, PrintOptions, ProgressMode};
+use crate::settings::{self, FileConfig, NamedSource, Setting};
+use seslog_engine::source::{Location, S3Settings};
+use seslog_engine::table::decode::Tolerance;
+use seslog_engine::table::layout::{DEFAULT_LAYOUT, FirehoseLayout};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -43,246 +43,26 @@ pub struct Config {
     pub stdin_is_terminal: bool,
 }
 
-/// How progress is shown on stderr while a scan runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressMode {
-    Off,
-    /// stderr is a terminal: one line, redrawn in place.
-    Terminal,
-    /// `-v` when stderr is not a terminal: a plain line a second.
-    Lines,
-}
-
-/// Picks the first of (value, origin) candidates that has a value: flags and environment
-/// first (clap already put a flag before its variable), then the config file, then none.
-fn first(candidates: Vec<(Option<String>, String)>) -> Option<(String, String)> {
-    candidates
-        .into_iter()
-        .find_map(|(v, o)| v.filter(|v| !v.is_empty()).map(|v| (v, o)))
-}
-
-fn parse_format(text: &str, origin: &str) -> Result<Format> {
-    FormatArg::from_str(text, true).map(format_of).map_err(|_| {
-        anyhow!("{origin}: format {text:?} is not one of table, csv, tsv, json, ndjson, parquet")
-    })
-}
-
-pub fn format_of(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Table => Format::Table,
-        FormatArg::Csv => Format::Csv,
-        FormatArg::Tsv => Format::Tsv,
-        FormatArg::Json => Format::Json,
-        FormatArg::Ndjson => Format::Ndjson,
-        FormatArg::Parquet => Format::Parquet,
-    }
-}
-
 impl Config {
-    pub fn from_cli(cli: &Cli, origins: &ArgOrigins) -> Result<Self> {
-        let file = settings::load(cli.config.as_deref())?;
-        let data = file.as_ref().map(|f| f.data.clone()).unwrap_or_default();
-        let file_name = file
-            .as_ref()
-            .map_or_else(String::new, |f| f.path.display().to_string());
-        let from_file = |what: &str| format!("config {file_name} {what}");
-        let flag = |id: &str| origins.of(id).unwrap_or("default").to_string();
-        let mut shown: Vec<Setting> = Vec::new();
-
-        // The source: a name from the config file or a URL/path.
-        let (source_text, source_origin) = match first(vec![
-            (cli.source.clone(), flag("source")),
-            (data.default_source.clone(), from_file("default_source")),
-        ]) {
-            Some((text, origin)) => (Some(text), origin),
-            None => (None, "default (none)".to_string()),
-        };
-        let named = source_text
-            .as_ref()
-            .and_then(|t| data.sources.get(t).map(|n| (t.clone(), n.clone())));
-        let section = |what: &str| match &named {
-            Some((name, _)) => from_file(&format!("[sources.{name}] {what}")),
-            None => String::new(),
-        };
-        let url = match &named {
-            Some((_, n)) => Some(n.url.clone()),
-            None => source_text.clone(),
-        };
-        let location = match &url {
-            Some(u) => Some(Location::parse(u).map_err(|e| anyhow!("--source: {e}"))?),
-            None => None,
-        };
-        let url_origin = match &named {
-            Some(_) => format!(
-                "{} (source {:?} picked by {source_origin})",
-                section("url"),
-                source_text.as_deref().unwrap_or("")
-            ),
-            None => source_origin.clone(),
-        };
-        shown.push(Setting {
-            key: "source",
-            value: url.clone().unwrap_or_default(),
-            origin: url_origin,
-        });
-
-        let n = named.as_ref().map(|(_, n)| n.clone());
-        let (expression, layout_origin) = first(vec![
-            (cli.layout.clone(), flag("layout")),
-            (n.as_ref().and_then(|n| n.layout.clone()), section("layout")),
-            (data.layout.clone(), from_file("layout")),
-        ])
-        .unwrap_or_else(|| (DEFAULT_LAYOUT.to_string(), "default".into()));
-        let layout = FirehoseLayout::parse(&expression)
-            .with_context(|| format!("layout from {layout_origin}"))?;
-        shown.push(Setting {
-            key: "layout",
-            value: expression,
-            origin: layout_origin,
-        });
-
-        let endpoint = first(vec![
-            (cli.endpoint.clone(), flag("endpoint")),
-            (
-                n.as_ref().and_then(|n| n.endpoint.clone()),
-                section("endpoint"),
-            ),
-        ]);
-        if let Some((url, origin)) = &endpoint {
-            check_endpoint(url).with_context(|| format!("endpoint `{url}` from {origin}"))?;
-        }
-        // Region and profile: a flag wins; then AWS's own variables, which the AWS SDK
-        // reads itself; only then the config file.
-        let aws_env = |vars: &[&str]| {
-            vars.iter().find_map(|v| {
-                std::env::var(v)
-                    .ok()
-                    .filter(|x| !x.is_empty())
-                    .map(|x| (x, format!("environment {v}")))
-            })
-        };
-        let region = first(vec![(cli.region.clone(), flag("region"))])
-            .or_else(|| aws_env(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
-            .or_else(|| {
-                first(vec![(
-                    n.as_ref().and_then(|n| n.region.clone()),
-                    section("region"),
-                )])
-            });
-        let profile = first(vec![(cli.profile.clone(), flag("profile"))])
-            .or_else(|| aws_env(&["AWS_PROFILE"]))
-            .or_else(|| {
-                first(vec![(
-                    n.as_ref().and_then(|n| n.profile.clone()),
-                    section("profile"),
-                )])
-            });
-        for (key, v) in [
-            ("endpoint", &endpoint),
-            ("region", &region),
-            ("profile", &profile),
-        ] {
-            let (value, origin) = v
-                .clone()
-                .unwrap_or_else(|| (String::new(), "default (AWS SDK)".into()));
-            shown.push(Setting { key, value, origin });
-        }
-        let from_env = |v: &Option<(String, String)>| {
-            v.as_ref()
-                .filter(|(_, o)| !o.starts_with("environment AWS_"))
-                .map(|(x, _)| x.clone())
-        };
-
-        let stdout_is_terminal = std::io::stdout().is_terminal();
-        let (format, format_origin) = match (cli.format, &cli.output) {
-            (Some(f), _) => (format_of(f), flag("format")),
-            (None, Some(path)) => (
-                Format::from_path(path).ok_or_else(|| {
-                    anyhow!(
-                        "--output {}: cannot tell the format from the name; give --format (csv, tsv, json, ndjson, parquet, table)",
-                        path.display()
-                    )
-                })?,
-                "--output's extension".to_string(),
-            ),
-            (None, None) => match first(vec![
-                (n.as_ref().and_then(|n| n.format.clone()), section("format")),
-                (data.format.clone(), from_file("format")),
-            ]) {
-                Some((text, origin)) => (parse_format(&text, &origin)?, origin),
-                None if stdout_is_terminal => (Format::Table, "default (stdout is a terminal)".into()),
-                None => (Format::Csv, "default (stdout is not a terminal)".into()),
-            },
-        };
-        shown.push(Setting {
-            key: "format",
-            value: format!("{format:?}").to_lowercase(),
-            origin: format_origin,
-        });
-        if format == Format::Parquet && cli.output.is_none() && stdout_is_terminal {
-            return Err(anyhow!(
-                "--format parquet is binary: write it with --output FILE.parquet or redirect stdout"
-            ));
-        }
-        let color = match cli.color {
-            ColorArg::Always => true,
-            ColorArg::Never => false,
-            ColorArg::Auto => {
-                stdout_is_terminal
-                    && cli.output.is_none()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
-        let print = PrintOptions {
-            header: !cli.no_header,
-            max_rows: match cli.max_rows {
-                Some(0) => None,
-                Some(n) => Some(n),
-                None => Some(1000),
-            },
-            color,
-            // A terminal sizes the table itself; elsewhere `COLUMNS` says how wide to be.
-            width: if stdout_is_terminal {
-                None
-            } else {
-                std::env::var("COLUMNS")
-                    .ok()
-                    .and_then(|c| c.parse().ok())
-                    .filter(|&w: &u16| w >= 20)
-            },
-        };
+    /// One line per decision, each made by a function of its own below (ripgrep's
+    /// `HiArgs::from_low_args`); the settings shown by `seslog config` are collected on
+    /// the way.
+    pub fn from_cli(cli: &GlobalArgs, origins: &ArgOrigins) -> Result<Self> {
+        let mut shown = Vec::new();
+        let mut layers = Layers::load(cli, origins)?;
+        let location = source(cli, &mut layers, &mut shown)?;
+        let layout = layout(cli, &layers, &mut shown)?;
+        let s3 = s3_settings(cli, &layers, &mut shown)?;
+        let terminal = Terminal::detect();
+        let format = format(cli, &layers, &terminal, &mut shown)?;
+        let print = print_options(cli, &terminal);
         let query_dirs = query_dirs(cli.queries.as_deref());
-        shown.push(Setting {
-            key: "queries",
-            value: query_dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            origin: origins
-                .of("queries")
-                .map_or("default".into(), |o| format!("default + {o}")),
-        });
-        shown.push(Setting {
-            key: "config",
-            value: file_name.clone(),
-            origin: match (&file, origins.of("config")) {
-                (None, _) => "none found".into(),
-                (Some(_), Some(o)) => o.to_string(),
-                (Some(_), None) => "default location".into(),
-            },
-        });
+        shown.push(queries_setting(&query_dirs, origins));
+        shown.push(layers.file_setting());
         Ok(Config {
             location,
             layout,
-            s3: S3Settings {
-                endpoint: endpoint.map(|(e, _)| e),
-                // AWS's own variables are left to the SDK (it reads them itself).
-                region: from_env(&region),
-                profile: from_env(&profile),
-                timeout: std::time::Duration::from_secs_f64(cli.s3_timeout),
-                retries: cli.s3_retries,
-            },
+            s3,
             format,
             print,
             output: cli.output.clone(),
@@ -295,19 +75,330 @@ impl Config {
             query_dirs,
             now: Utc::now(),
             settings: shown,
-            stdin_is_terminal: std::io::stdin().is_terminal(),
-            progress: match (std::io::stderr().is_terminal(), cli.verbose) {
-                // Not over rows streaming to the same terminal; the table prints at the end.
-                (true, _)
-                    if stdout_is_terminal && cli.output.is_none() && format != Format::Table =>
-                {
-                    ProgressMode::Off
-                }
-                (true, _) => ProgressMode::Terminal,
-                (false, true) => ProgressMode::Lines,
-                (false, false) => ProgressMode::Off,
-            },
+            stdin_is_terminal: terminal.stdin,
+            progress: progress(cli, &terminal, format),
         })
+    }
+}
+
+/// Where a setting can come from besides its flag, in order: the environment (clap puts a
+/// flag before its variable), the named source's `[sources.NAME]` section, the config
+/// file's top level.
+struct Layers<'a> {
+    origins: &'a ArgOrigins,
+    file: Option<settings::ConfigFile>,
+    data: FileConfig,
+    /// The source picked by name from the config file, once `source` has decided.
+    named: Option<(String, NamedSource)>,
+}
+
+impl<'a> Layers<'a> {
+    fn load(cli: &GlobalArgs, origins: &'a ArgOrigins) -> Result<Self> {
+        let file = settings::load(cli.config.as_deref())?;
+        let data = file.as_ref().map(|f| f.data.clone()).unwrap_or_default();
+        Ok(Layers {
+            origins,
+            file,
+            data,
+            named: None,
+        })
+    }
+
+    fn file_name(&self) -> String {
+        self.file
+            .as_ref()
+            .map_or_else(String::new, |f| f.path.display().to_string())
+    }
+
+    /// `config FILE what`.
+    fn in_file(&self, what: &str) -> String {
+        format!("config {} {what}", self.file_name())
+    }
+
+    /// `--source`, `environment SESLOG_SOURCE`, or `default`.
+    fn flag(&self, id: &str) -> String {
+        self.origins.of(id).unwrap_or("default").to_string()
+    }
+
+    /// `config FILE [sources.NAME] what`, when a named source was picked.
+    fn section(&self, what: &str) -> String {
+        match &self.named {
+            Some((name, _)) => self.in_file(&format!("[sources.{name}] {what}")),
+            None => String::new(),
+        }
+    }
+
+    /// A field of the named source's section.
+    fn named_field(&self, field: impl Fn(&NamedSource) -> Option<String>) -> Option<String> {
+        self.named.as_ref().and_then(|(_, n)| field(n))
+    }
+
+    fn file_setting(&self) -> Setting {
+        Setting {
+            key: "config",
+            value: self.file_name(),
+            origin: match (&self.file, self.origins.of("config")) {
+                (None, _) => "none found".into(),
+                (Some(_), Some(o)) => o.to_string(),
+                (Some(_), None) => "default location".into(),
+            },
+        }
+    }
+}
+
+/// Picks the first of (value, origin) candidates that has a value: flags and environment
+/// first (clap already put a flag before its variable), then the config file, then none.
+fn first(candidates: Vec<(Option<String>, String)>) -> Option<(String, String)> {
+    candidates
+        .into_iter()
+        .find_map(|(v, o)| v.filter(|v| !v.is_empty()).map(|v| (v, o)))
+}
+
+/// The source: a name from the config file (whose section then supplies other settings) or
+/// a URL/path. `None` until a command that reads logs needs it.
+fn source(
+    cli: &GlobalArgs,
+    layers: &mut Layers,
+    shown: &mut Vec<Setting>,
+) -> Result<Option<Location>> {
+    let (source_text, source_origin) = match first(vec![
+        (cli.source.clone(), layers.flag("source")),
+        (
+            layers.data.default_source.clone(),
+            layers.in_file("default_source"),
+        ),
+    ]) {
+        Some((text, origin)) => (Some(text), origin),
+        None => (None, "default (none)".to_string()),
+    };
+    layers.named = source_text
+        .as_ref()
+        .and_then(|t| layers.data.sources.get(t).map(|n| (t.clone(), n.clone())));
+    let url = match &layers.named {
+        Some((_, n)) => Some(n.url.clone()),
+        None => source_text.clone(),
+    };
+    let location = match &url {
+        Some(u) => Some(Location::parse(u).map_err(|e| anyhow!("--source: {e}"))?),
+        None => None,
+    };
+    let origin = match &layers.named {
+        Some(_) => format!(
+            "{} (source {:?} picked by {source_origin})",
+            layers.section("url"),
+            source_text.as_deref().unwrap_or("")
+        ),
+        None => source_origin,
+    };
+    shown.push(Setting {
+        key: "source",
+        value: url.unwrap_or_default(),
+        origin,
+    });
+    Ok(location)
+}
+
+fn layout(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<FirehoseLayout> {
+    let (expression, origin) = first(vec![
+        (cli.layout.clone(), layers.flag("layout")),
+        (
+            layers.named_field(|n| n.layout.clone()),
+            layers.section("layout"),
+        ),
+        (layers.data.layout.clone(), layers.in_file("layout")),
+    ])
+    .unwrap_or_else(|| (DEFAULT_LAYOUT.to_string(), "default".into()));
+    let layout =
+        FirehoseLayout::parse(&expression).with_context(|| format!("layout from {origin}"))?;
+    shown.push(Setting {
+        key: "layout",
+        value: expression,
+        origin,
+    });
+    Ok(layout)
+}
+
+/// Endpoint, region and profile. Region and profile: a flag wins; then AWS's own
+/// variables, which the AWS SDK reads itself (so they are shown, not passed on); only then
+/// the config file.
+fn s3_settings(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<S3Settings> {
+    let endpoint = first(vec![
+        (cli.endpoint.clone(), layers.flag("endpoint")),
+        (
+            layers.named_field(|n| n.endpoint.clone()),
+            layers.section("endpoint"),
+        ),
+    ]);
+    if let Some((url, origin)) = &endpoint {
+        check_endpoint(url).with_context(|| format!("endpoint `{url}` from {origin}"))?;
+    }
+    let aws_env = |vars: &[&str]| {
+        vars.iter().find_map(|v| {
+            std::env::var(v)
+                .ok()
+                .filter(|x| !x.is_empty())
+                .map(|x| (x, format!("environment {v}")))
+        })
+    };
+    let region = first(vec![(cli.region.clone(), layers.flag("region"))])
+        .or_else(|| aws_env(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
+        .or_else(|| {
+            first(vec![(
+                layers.named_field(|n| n.region.clone()),
+                layers.section("region"),
+            )])
+        });
+    let profile = first(vec![(cli.profile.clone(), layers.flag("profile"))])
+        .or_else(|| aws_env(&["AWS_PROFILE"]))
+        .or_else(|| {
+            first(vec![(
+                layers.named_field(|n| n.profile.clone()),
+                layers.section("profile"),
+            )])
+        });
+    for (key, v) in [
+        ("endpoint", &endpoint),
+        ("region", &region),
+        ("profile", &profile),
+    ] {
+        let (value, origin) = v
+            .clone()
+            .unwrap_or_else(|| (String::new(), "default (AWS SDK)".into()));
+        shown.push(Setting { key, value, origin });
+    }
+    let not_from_aws_env = |v: &Option<(String, String)>| {
+        v.as_ref()
+            .filter(|(_, o)| !o.starts_with("environment AWS_"))
+            .map(|(x, _)| x.clone())
+    };
+    Ok(S3Settings {
+        endpoint: endpoint.map(|(e, _)| e),
+        region: not_from_aws_env(&region),
+        profile: not_from_aws_env(&profile),
+        timeout: std::time::Duration::from_secs_f64(cli.s3_timeout),
+        retries: cli.s3_retries,
+    })
+}
+
+/// What the terminal looks like, asked once.
+#[derive(Debug, Clone, Copy)]
+struct Terminal {
+    stdout: bool,
+    stderr: bool,
+    stdin: bool,
+}
+
+impl Terminal {
+    fn detect() -> Self {
+        Terminal {
+            stdout: std::io::stdout().is_terminal(),
+            stderr: std::io::stderr().is_terminal(),
+            stdin: std::io::stdin().is_terminal(),
+        }
+    }
+}
+
+/// `--format`, else `--output`'s extension, else the config file, else table on a
+/// terminal and CSV otherwise.
+fn format(
+    cli: &GlobalArgs,
+    layers: &Layers,
+    terminal: &Terminal,
+    shown: &mut Vec<Setting>,
+) -> Result<Format> {
+    let (format, origin) = match (cli.format, &cli.output) {
+        (Some(f), _) => (f, layers.flag("format")),
+        (None, Some(path)) => (
+            Format::from_path(path).ok_or_else(|| {
+                anyhow!(
+                    "--output {}: cannot tell the format from the name; give --format (csv, tsv, json, ndjson, parquet, table)",
+                    path.display()
+                )
+            })?,
+            "--output's extension".to_string(),
+        ),
+        (None, None) => match first(vec![
+            (layers.named_field(|n| n.format.clone()), layers.section("format")),
+            (layers.data.format.clone(), layers.in_file("format")),
+        ]) {
+            Some((text, origin)) => (parse_format(&text, &origin)?, origin),
+            None if terminal.stdout => (Format::Table, "default (stdout is a terminal)".into()),
+            None => (Format::Csv, "default (stdout is not a terminal)".into()),
+        },
+    };
+    shown.push(Setting {
+        key: "format",
+        value: format!("{format:?}").to_lowercase(),
+        origin,
+    });
+    if format == Format::Parquet && cli.output.is_none() && terminal.stdout {
+        return Err(anyhow!(
+            "--format parquet is binary: write it with --output FILE.parquet or redirect stdout"
+        ));
+    }
+    Ok(format)
+}
+
+fn parse_format(text: &str, origin: &str) -> Result<Format> {
+    Format::from_str(text, true).map_err(|_| {
+        anyhow!("{origin}: format {text:?} is not one of table, csv, tsv, json, ndjson, parquet")
+    })
+}
+
+fn print_options(cli: &GlobalArgs, terminal: &Terminal) -> PrintOptions {
+    let color = match cli.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            terminal.stdout
+                && cli.output.is_none()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    PrintOptions {
+        header: !cli.no_header,
+        max_rows: match cli.max_rows {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => Some(1000),
+        },
+        color,
+        // A terminal sizes the table itself; elsewhere `COLUMNS` says how wide to be.
+        width: if terminal.stdout {
+            None
+        } else {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .filter(|&w: &u16| w >= 20)
+        },
+    }
+}
+
+fn queries_setting(query_dirs: &[PathBuf], origins: &ArgOrigins) -> Setting {
+    Setting {
+        key: "queries",
+        value: query_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        origin: origins
+            .of("queries")
+            .map_or("default".into(), |o| format!("default + {o}")),
+    }
+}
+
+/// The progress line: on a terminal stderr (not over rows streaming to the same terminal;
+/// the table prints at the end), a line a second with `-v` elsewhere.
+fn progress(cli: &GlobalArgs, terminal: &Terminal, format: Format) -> ProgressMode {
+    match (terminal.stderr, cli.verbose) {
+        (true, _) if terminal.stdout && cli.output.is_none() && format != Format::Table => {
+            ProgressMode::Off
+        }
+        (true, _) => ProgressMode::Terminal,
+        (false, true) => ProgressMode::Lines,
+        (false, false) => ProgressMode::Off,
     }
 }
 

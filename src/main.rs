@@ -1,20 +1,31 @@
 //! The `seslog` binary: parse, run, and turn the outcome into an exit code, in one place.
-//! The codes themselves are named in `seslog::exit`.
+//! The codes themselves are named in `exit`. The app is this binary: flags (`cli`),
+//! decisions (`config`, `settings`), commands (`cmd`) and printing (`output`), over the
+//! library `seslog-engine`.
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use seslog::exit;
 
-/// See Cargo.toml: the binary chooses the allocator; the library leaves it to its user.
+mod cli;
+mod cmd;
+mod config;
+mod error;
+mod exit;
+mod output;
+mod query;
+mod settings;
+mod sink;
+
+/// See Cargo.toml: the binary chooses the allocator; the engine leaves it to its user.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let matches = seslog::cli::Cli::command().get_matches();
-    let cli = seslog::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let origins = seslog::cli::ArgOrigins::from_matches(&matches);
-    match seslog::cmd::run(cli, &origins) {
+    let matches = crate::cmd::Cli::command().get_matches();
+    let cli = crate::cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let origins = crate::cli::ArgOrigins::from_matches(&matches);
+    match crate::cmd::run(cli, &origins) {
         Ok(code) => code,
         Err(e) => {
             // `seslog ... | head`: the reader is gone, which is not an error.
@@ -28,9 +39,9 @@ fn main() -> ExitCode {
             // Object names and values in a message are text from outside: escape what a
             // terminal would act on, line by line.
             let text = format!("{e:#}");
-            let lines: Vec<_> = text.lines().map(seslog::output::sanitize).collect();
+            let lines: Vec<_> = text.lines().map(crate::output::sanitize).collect();
             eprintln!("seslog: {}", lines.join("\n"));
-            if e.downcast_ref::<seslog::cmd::UsageError>().is_some() {
+            if e.downcast_ref::<crate::error::UsageError>().is_some() {
                 return ExitCode::from(exit::USAGE);
             }
             ExitCode::from(exit::ERROR)

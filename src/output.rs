@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::json::writer::{EncoderOptions, make_encoder};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter, WriterBuilder};
@@ -22,8 +22,9 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::Result;
 use datafusion::parquet::arrow::ArrowWriter;
 
-/// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The output formats: one enum, parsed by clap straight from `--format` (and by the
+/// config file and the shell's `\format` through `clap::ValueEnum::from_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Csv,
@@ -31,6 +32,16 @@ pub enum Format {
     Json,
     Ndjson,
     Parquet,
+}
+
+/// How progress is shown on stderr while a scan runs (decided once by `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    Off,
+    /// stderr is a terminal: one line, redrawn in place.
+    Terminal,
+    /// `-v` when stderr is not a terminal: a plain line a second.
+    Lines,
 }
 
 /// How to print, decided once by `config`.
@@ -75,43 +86,59 @@ impl Format {
         self,
         out: W,
         options: &PrintOptions,
+        view: View,
     ) -> Box<dyn Printer + Send + 'w> {
-        match self {
-            Format::Table => Box::new(TablePrinter {
-                out,
+        let table = |out| TablePrinter {
+            out,
+            schema: None,
+            rows: Vec::new(),
+            hidden: 0,
+            options: options.clone(),
+        };
+        match (self, view) {
+            (Format::Table, View::Rows) => Box::new(table(out)),
+            (Format::Table, View::Timeline) => Box::new(TimelinePrinter {
+                table: table(out),
                 schema: None,
-                rows: Vec::new(),
-                hidden: 0,
-                options: options.clone(),
+                verdicts: Vec::new(),
             }),
-            Format::Csv => Box::new(CsvPrinter {
+            (Format::Csv, _) => Box::new(CsvPrinter {
                 out: Some(out),
                 writer: None,
                 delimiter: b',',
                 header: options.header,
             }),
-            Format::Tsv => Box::new(CsvPrinter {
+            (Format::Tsv, _) => Box::new(CsvPrinter {
                 out: Some(out),
                 writer: None,
                 delimiter: b'\t',
                 header: options.header,
             }),
-            Format::Json => Box::new(JsonPrinter {
+            (Format::Json, _) => Box::new(JsonPrinter {
                 writer: Some(Json::Array(
                     WriterBuilder::new().with_explicit_nulls(true).build(out),
                 )),
             }),
-            Format::Ndjson => Box::new(JsonPrinter {
+            (Format::Ndjson, _) => Box::new(JsonPrinter {
                 writer: Some(Json::Lines(
                     WriterBuilder::new().with_explicit_nulls(true).build(out),
                 )),
             }),
-            Format::Parquet => Box::new(ParquetPrinter {
+            (Format::Parquet, _) => Box::new(ParquetPrinter {
                 out: Some(out),
                 writer: None,
             }),
         }
     }
+}
+
+/// How the table view lays a result out. Machine formats always write plain rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Rows,
+    /// The `recipient` report: the timeline without its `verdict` column, then one
+    /// `message_id: verdict` line per message.
+    Timeline,
 }
 
 /// Receives a result set batch by batch.
@@ -266,6 +293,69 @@ impl<W: Write> Printer for TablePrinter<W> {
     }
 }
 
+/// `View::Timeline`: rows go to the table without `verdict`; each message's verdict (in
+/// the order messages first appear) is written under the table. A result without rows,
+/// or without the two columns, is printed as plain rows.
+struct TimelinePrinter<W: Write> {
+    table: TablePrinter<W>,
+    /// The result's schema, and the positions of `message_id` and `verdict` in it.
+    schema: Option<(SchemaRef, Option<(usize, usize)>)>,
+    verdicts: Vec<(String, String)>,
+}
+
+impl<W: Write> Printer for TimelinePrinter<W> {
+    fn begin(&mut self, schema: &SchemaRef) -> Result<()> {
+        let columns = schema
+            .index_of("message_id")
+            .ok()
+            .zip(schema.index_of("verdict").ok());
+        self.schema = Some((Arc::clone(schema), columns));
+        Ok(())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let Some((schema, Some((id_at, verdict_at)))) = &self.schema else {
+            if self.table.schema.is_none() {
+                self.table.begin(&batch.schema())?;
+            }
+            return self.table.batch(batch);
+        };
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| i != verdict_at)
+            .collect();
+        let timeline = batch.project(&keep)?;
+        if self.table.schema.is_none() {
+            self.table.begin(&timeline.schema())?;
+        }
+        let ids = batch.column(*id_at).as_string::<i32>();
+        let verdicts = batch.column(*verdict_at).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let id = ids.value(row);
+            if !self.verdicts.iter().any(|(seen, _)| seen == id) {
+                self.verdicts
+                    .push((id.to_string(), verdicts.value(row).to_string()));
+            }
+        }
+        self.table.batch(&timeline)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.table.schema.is_none() {
+            // No batch came: the plain table of the whole schema, header only.
+            if let Some((schema, _)) = &self.schema {
+                self.table.begin(schema)?;
+            }
+            return self.table.finish();
+        }
+        self.table.finish()?;
+        for (id, verdict) in &self.verdicts {
+            print_verdict(id, verdict, &mut self.table.out)?;
+        }
+        self.table.out.flush()?;
+        Ok(())
+    }
+}
+
 struct CsvPrinter<W: Write> {
     out: Option<W>,
     writer: Option<datafusion::arrow::csv::Writer<W>>,
@@ -371,7 +461,7 @@ impl<W: Write> Printer for JsonPrinter<W> {
 
 /// `seslog reports`: each report with its description, window and parameters.
 pub fn print_reports(
-    reports: &[crate::report::Report],
+    reports: &[seslog_engine::report::Report],
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     for r in reports {
@@ -433,19 +523,19 @@ pub fn print_settings(
 }
 
 /// Draws the progress line: in place on a terminal, as a line of its own with `-v`.
-pub fn show_progress(mode: crate::config::ProgressMode, line: &str) {
+pub fn show_progress(mode: ProgressMode, line: &str) {
     let mut err = std::io::stderr().lock();
     let _ = match mode {
-        crate::config::ProgressMode::Terminal => write!(err, "\r\x1b[2Kseslog: {line}"),
-        crate::config::ProgressMode::Lines => writeln!(err, "seslog: progress: {line}"),
-        crate::config::ProgressMode::Off => Ok(()),
+        ProgressMode::Terminal => write!(err, "\r\x1b[2Kseslog: {line}"),
+        ProgressMode::Lines => writeln!(err, "seslog: progress: {line}"),
+        ProgressMode::Off => Ok(()),
     };
     let _ = err.flush();
 }
 
 /// Clears the progress line on a terminal.
-pub fn end_progress(mode: crate::config::ProgressMode) {
-    if mode == crate::config::ProgressMode::Terminal {
+pub fn end_progress(mode: ProgressMode) {
+    if mode == ProgressMode::Terminal {
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K");
         let _ = err.flush();
@@ -453,7 +543,7 @@ pub fn end_progress(mode: crate::config::ProgressMode) {
 }
 
 /// One verdict line after the recipient timeline.
-pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::io::Result<()> {
+fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "{message_id}: {verdict}")
 }
 
@@ -461,17 +551,21 @@ pub fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> s
 /// the rest as one line per kind with its count), then counts them all. Object names and
 /// record text are escaped: stderr is a terminal too.
 pub fn report_problems(
-    diagnostics: &crate::diagnostics::Diagnostics,
+    diagnostics: &seslog_engine::table::diagnostics::Diagnostics,
     err: &mut impl Write,
 ) -> std::io::Result<()> {
     for problem in diagnostics.problems() {
-        writeln!(err, "seslog: warning: {}", sanitize(&problem.to_string()))?;
+        writeln!(
+            err,
+            "seslog: warning: {}",
+            sanitize(&crate::error::problem_text(&problem))
+        )?;
     }
     for (kind, more) in diagnostics.unnamed() {
         writeln!(
             err,
             "seslog: warning: {more} more {} (not named one by one)",
-            crate::diagnostics::counted_plural(kind)
+            seslog_engine::table::diagnostics::counted_plural(kind)
         )?;
     }
     if let Some(summary) = diagnostics.summary() {
@@ -491,7 +585,7 @@ pub fn athena_cost_usd(bytes: u64) -> f64 {
 
 /// One line of figures after a query, `key=value` so scripts can read it.
 pub fn report_stats(
-    counters: &crate::source::Counters,
+    counters: &seslog_engine::source::Counters,
     rows: u64,
     elapsed: std::time::Duration,
     err: &mut impl Write,
@@ -535,7 +629,7 @@ mod tests {
     fn print(format: Format, batch: &RecordBatch) -> String {
         let mut out = Vec::new();
         {
-            let mut p = format.printer(&mut out, &PrintOptions::default());
+            let mut p = format.printer(&mut out, &PrintOptions::default(), View::Rows);
             p.begin(&batch.schema()).unwrap();
             p.batch(batch).unwrap();
             p.finish().unwrap();
@@ -582,6 +676,7 @@ mod tests {
                     header: false,
                     ..Default::default()
                 },
+                View::Rows,
             );
             let b = sample();
             p.begin(&b.schema()).unwrap();

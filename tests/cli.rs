@@ -639,7 +639,7 @@ fn csv_writes_nested_values_as_json_text() {
 #[test]
 fn the_shipped_sample_is_the_generator_output() {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ses-logs");
-    let objects = seslog::testgen::scenario_objects();
+    let objects = seslog_gen::scenario_objects();
     let mut expected: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
     expected.sort();
     let mut found = Vec::new();
@@ -678,7 +678,7 @@ fn the_shipped_sample_is_the_generator_output() {
 fn s3_scenario() -> (Workdir, util::s3::S3Server) {
     let w = Workdir::empty();
     let bucket = w.path().join("ses-logs-123456789012-us-east-1");
-    seslog::testgen::write_tree(&bucket, &seslog::testgen::scenario_objects()).unwrap();
+    seslog_gen::write_tree(&bucket, &seslog_gen::scenario_objects()).unwrap();
     let server = util::s3::S3Server::start(w.path());
     (w, server)
 }
@@ -733,9 +733,9 @@ fn s3_gives_the_same_answers_and_the_same_requests_as_local_disk() {
 #[test]
 fn s3_prefix_inside_a_bucket() {
     let w = Workdir::empty();
-    seslog::testgen::write_tree(
+    seslog_gen::write_tree(
         &w.path().join("shared-bucket/ses/prod"),
-        &seslog::testgen::scenario_objects(),
+        &seslog_gen::scenario_objects(),
     )
     .unwrap();
     let server = util::s3::S3Server::start(w.path());
@@ -820,22 +820,22 @@ fn scenario_in_layout(
     key: impl Fn(&str, chrono::DateTime<chrono::Utc>, u64, &str) -> String,
 ) -> Workdir {
     let w = Workdir::empty();
-    let events = seslog::testgen::scenario_events();
+    let events = seslog_gen::scenario_events();
     // One object per event, so each can go to its own sender's folder.
-    let objects: Vec<seslog::testgen::Object> = events
+    let objects: Vec<seslog_gen::Object> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| seslog::testgen::Object {
+        .map(|(i, e)| seslog_gen::Object {
             key: key(
                 e.event_type,
                 e.arrival,
                 i as u64,
                 e.record["mail"]["messageId"].as_str().unwrap(),
             ),
-            bytes: seslog::testgen::gzip(format!("{}\n", e.record).as_bytes()),
+            bytes: seslog_gen::gzip(format!("{}\n", e.record).as_bytes()),
         })
         .collect();
-    seslog::testgen::write_tree(w.path(), &objects).unwrap();
+    seslog_gen::write_tree(w.path(), &objects).unwrap();
     w
 }
 

@@ -6,20 +6,18 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use chrono::Duration;
 use clap::ValueEnum;
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::SchemaRef;
-use futures::TryStreamExt;
 
-use crate::cmd::{self, UsageError};
 use crate::config::Config;
-use crate::engine::Engine;
-use crate::output::{self, Format};
-use crate::report::{self, Report};
-use crate::window::TimeWindow;
+use crate::error::explain;
+use crate::output::{self, View};
+use crate::query;
+use seslog_engine::engine::Engine;
+use seslog_engine::report::window::TimeWindow;
+use seslog_engine::report::{self, Report};
 
 /// The span of event time: dates are whole UTC days (`--to` inclusive), times are RFC 3339.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -219,7 +217,7 @@ pub async fn run(args: RunArgs, config: &Config) -> Result<ExitCode> {
 }
 
 pub fn list(_args: ReportsArgs, config: &Config) -> Result<ExitCode> {
-    let reports = report::catalog(&config.query_dirs).map_err(|e| anyhow!(e))?;
+    let reports = report::catalog(&config.query_dirs).map_err(explain)?;
     let mut out = std::io::stdout().lock();
     output::print_reports(&reports, &mut out)?;
     Ok(ExitCode::SUCCESS)
@@ -232,17 +230,17 @@ pub async fn plan_report(
     request: &Request,
     config: &Config,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
-    let reports = report::catalog(&config.query_dirs).map_err(|e| anyhow!(e))?;
-    let report: &Report = report::find(&reports, name).map_err(UsageError)?;
+    let reports = report::catalog(&config.query_dirs).map_err(explain)?;
+    let report: &Report = report::find(&reports, name).map_err(explain)?;
     let window = match report.window {
         Some(span) => Some(resolve_window(&request.window, span, config)?),
         None => None,
     };
     let params = report
         .bind(window.as_ref(), &request.params)
-        .map_err(UsageError)?;
+        .map_err(explain)?;
     let mut statements = Engine::statements(&report.sql)
-        .map_err(crate::engine::user_error)
+        .map_err(explain)
         .with_context(|| format!("report {}", report.origin))?;
     if statements.len() != 1 {
         bail!(
@@ -251,47 +249,27 @@ pub async fn plan_report(
             statements.len()
         );
     }
-    let plan = engine
-        .plan(statements.remove(0))
-        .await
-        .map_err(crate::engine::user_error)?;
-    plan.with_param_values(params)
-        .map_err(crate::engine::user_error)
+    let plan = engine.plan(statements.remove(0)).await.map_err(explain)?;
+    plan.with_param_values(params).map_err(explain)
 }
 
 async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
-    let engine = cmd::open_engine(config).await?;
+    let engine = query::open_engine(config).await?;
     let plan = plan_report(&engine, name, &request, config).await?;
     let started = std::time::Instant::now();
-    let stream = engine
-        .execute(plan)
-        .await
-        .map_err(crate::engine::user_error)?;
-    let schema = stream.schema();
-    let ticker = cmd::Ticker::start(&engine, config);
-    let progress = engine.progress.clone();
-    let collected: Result<Vec<RecordBatch>> = stream
-        .inspect_ok(|b| {
-            progress
-                .rows
-                .fetch_add(b.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
-        })
-        .try_collect()
-        .await
-        .map_err(crate::engine::user_error);
-    ticker.stop();
-    let batches = match collected {
-        Ok(b) => b,
-        Err(e) => {
-            cmd::report_after(&engine, config, 0, started.elapsed())?;
-            return Err(e);
-        }
+    // The recipient report in the table view: the timeline, then one verdict line per
+    // message; in machine formats `verdict` stays a column so the output is one clean table.
+    let view = match name {
+        "recipient" if config.output.is_none() => View::Timeline,
+        _ => View::Rows,
     };
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let printed = print_report(name, &schema, &batches, config);
-    cmd::report_after(&engine, config, rows as u64, started.elapsed())?;
+    let mut over = false;
+    let mut watch = |batch: &RecordBatch| over |= name == "check" && status_over(batch);
+    let printed = query::print_plan(&engine, plan, config, view, &mut watch).await;
+    let rows = printed.as_ref().map_or(0, |rows| *rows);
+    query::report_after(&engine, config, rows, started.elapsed())?;
     printed?;
-    if name == "check" && status_over(&batches) {
+    if over {
         return Ok(ExitCode::from(crate::exit::THRESHOLD_CROSSED));
     }
     Ok(ExitCode::SUCCESS)
@@ -305,54 +283,13 @@ fn resolve_window(args: &WindowArgs, span: Duration, config: &Config) -> Result<
         span,
         config.now,
     )
-    .map_err(|e| UsageError(e).into())
+    .map_err(explain)
 }
 
-/// The recipient report in the table view: the timeline, then one verdict line per message;
-/// in machine formats `verdict` stays a column so the output is one clean table.
-fn print_report(
-    name: &str,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    config: &Config,
-) -> Result<()> {
-    if name != "recipient"
-        || config.format != Format::Table
-        || config.output.is_some()
-        || batches.is_empty()
-    {
-        return cmd::print_batches(config, schema, batches);
-    }
-    let all = concat_batches(schema, batches)?;
-    let verdict_at = all.schema().index_of("verdict")?;
-    let timeline = all.project(
-        &(0..all.num_columns())
-            .filter(|&i| i != verdict_at)
-            .collect::<Vec<_>>(),
-    )?;
-    cmd::print_batches(config, &timeline.schema(), &[timeline])?;
-    let ids = all
-        .column_by_name("message_id")
-        .expect("recipient report has message_id")
-        .as_string::<i32>()
-        .clone();
-    let verdicts = all.column(verdict_at).as_string::<i32>().clone();
-    let mut seen = Vec::new();
-    let mut out = std::io::stdout().lock();
-    for i in 0..all.num_rows() {
-        let (id, verdict) = (ids.value(i), verdicts.value(i));
-        if !seen.contains(&id) {
-            seen.push(id);
-            output::print_verdict(id, verdict, &mut out)?;
-        }
-    }
-    Ok(())
-}
-
-fn status_over(batches: &[RecordBatch]) -> bool {
-    batches.iter().any(|b| {
-        b.column_by_name("status")
-            .and_then(|c| c.as_string_opt::<i32>())
-            .is_some_and(|s| s.iter().any(|v| v == Some("OVER")))
-    })
+/// A `check` row whose status is OVER: a threshold was crossed.
+fn status_over(batch: &RecordBatch) -> bool {
+    batch
+        .column_by_name("status")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .is_some_and(|s| s.iter().any(|v| v == Some("OVER")))
 }

@@ -17,11 +17,12 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
-use crate::cmd;
 use crate::cmd::report::{Request, WindowArgs, plan_report};
 use crate::config::Config;
-use crate::engine::{Engine, TABLE, user_error};
-use crate::output::{self, Format};
+use crate::error::explain;
+use crate::output::{self, Format, View};
+use crate::query;
+use seslog_engine::engine::{Engine, TABLE};
 
 /// An interactive SQL prompt over `seslogs` (also `seslog sql` with no query on a terminal).
 ///
@@ -189,13 +190,13 @@ fn history_path() -> Option<PathBuf> {
 }
 
 pub async fn run(_args: Args, config: &Config) -> Result<ExitCode> {
-    let engine = cmd::open_engine(config).await?;
+    let engine = query::open_engine(config).await?;
     let mut config = config.clone();
     config.output = None;
     if config.format == Format::Csv {
         config.format = Format::Table;
     }
-    let reports = crate::report::catalog(&config.query_dirs)
+    let reports = seslog_engine::report::catalog(&config.query_dirs)
         .map(|r| r.into_iter().map(|r| r.name).collect())
         .unwrap_or_default();
     let mut editor: Editor<SqlHelper, DefaultHistory> = Editor::new()?;
@@ -282,19 +283,19 @@ async fn backslash(line: &str, engine: &Engine, config: &mut Config) -> bool {
         },
         "\\format" => match words
             .next()
-            .and_then(|f| <crate::cli::FormatArg as clap::ValueEnum>::from_str(f, true).ok())
+            .and_then(|f| <Format as clap::ValueEnum>::from_str(f, true).ok())
         {
-            Some(crate::cli::FormatArg::Parquet) | None => {
+            Some(Format::Parquet) | None => {
                 eprintln!("seslog: \\format takes table, csv, tsv, json or ndjson");
                 Ok(())
             }
             Some(f) => {
-                config.format = crate::config::format_of(f);
+                config.format = f;
                 Ok(())
             }
         },
         "\\reports" => {
-            match crate::report::catalog(&config.query_dirs) {
+            match seslog_engine::report::catalog(&config.query_dirs) {
                 Ok(reports) => {
                     let _ = output::print_reports(&reports, &mut std::io::stdout().lock());
                 }
@@ -342,8 +343,8 @@ async fn backslash(line: &str, engine: &Engine, config: &mut Config) -> bool {
 }
 
 async fn run_sql(sql: &str, engine: &Engine, config: &Config) -> Result<()> {
-    for statement in Engine::statements(sql).map_err(user_error)? {
-        let plan = engine.plan(statement).await.map_err(user_error)?;
+    for statement in Engine::statements(sql).map_err(explain)? {
+        let plan = engine.plan(statement).await.map_err(explain)?;
         print_plan(plan, engine, config).await?;
     }
     Ok(())
@@ -358,7 +359,7 @@ async fn print_plan(
     let started = Instant::now();
     let c = &engine.source.counters;
     let before = (c.lists(), c.gets(), c.bytes());
-    let rows = cmd::print_plan(engine, plan, config).await?;
+    let rows = query::print_plan(engine, plan, config, View::Rows, &mut |_| {}).await?;
     output::report_problems(&engine.diagnostics, &mut std::io::stderr().lock())?;
     let bytes = c.bytes() - before.2;
     eprintln!(

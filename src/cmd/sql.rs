@@ -8,9 +8,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use datafusion::sql::parser::Statement;
 
-use crate::cmd;
 use crate::config::Config;
-use crate::engine::{Engine, user_error};
+use crate::error::explain;
+use crate::output::View;
+use crate::query;
+use seslog_engine::engine::Engine;
 
 /// Run SQL over the `seslogs` table (Athena's columns: eventtype, mail, bounce, ...,
 /// event_time, recipients, and the partition columns event_type and day).
@@ -43,7 +45,7 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
             bail!("no query: give one as an argument, with -f FILE, or `-` to read stdin")
         }
     };
-    let statements = Engine::statements(&sql).map_err(user_error)?;
+    let statements = Engine::statements(&sql).map_err(explain)?;
     if statements.is_empty() {
         bail!("the query is empty");
     }
@@ -53,7 +55,7 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
             statements.len()
         );
     }
-    let engine = cmd::open_engine(config).await?;
+    let engine = query::open_engine(config).await?;
     let started = Instant::now();
     let mut rows = 0u64;
     let mut result = Ok(());
@@ -66,12 +68,12 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
             }
         }
     }
-    cmd::report_after(&engine, config, rows, started.elapsed())?;
+    query::report_after(&engine, config, rows, started.elapsed())?;
     result.map(|()| ExitCode::SUCCESS)
 }
 
 /// Plans one statement and streams its result out.
 async fn print_statement(engine: &Engine, statement: Statement, config: &Config) -> Result<u64> {
-    let plan = engine.plan(statement).await.map_err(user_error)?;
-    cmd::print_plan(engine, plan, config).await
+    let plan = engine.plan(statement).await.map_err(explain)?;
+    query::print_plan(engine, plan, config, View::Rows, &mut |_| {}).await
 }

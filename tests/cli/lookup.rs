@@ -1,7 +1,7 @@
 //! Lookups at speed, answers unchanged: records skipped by their raw bytes and nested
 //! fields left undecoded must give exactly the rows a full decode gives.
 
-use seslog::testgen::{self, Mail, Object};
+use seslog_gen::{self as testgen, Mail, Object};
 
 use super::util::{Output, Workdir, row};
 

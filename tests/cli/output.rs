@@ -144,7 +144,7 @@ fn interrupt_exits_130_and_leaves_no_file() {
 #[test]
 fn table_view_limits_rows_and_escapes_log_text() {
     let w = Workdir::empty();
-    let mut evil = seslog::testgen::Mail::new(
+    let mut evil = seslog_gen::Mail::new(
         "0100019d-evil-000000",
         "2024-11-09T10:00:00.000Z",
         &["x@example.com"],
@@ -152,8 +152,7 @@ fn table_view_limits_rows_and_escapes_log_text() {
     );
     evil.tags.clear();
     let events: Vec<_> = (0..3).map(|_| evil.send()).collect();
-    seslog::testgen::write_tree(w.path(), &seslog::testgen::firehose_objects(&events, 300))
-        .unwrap();
+    seslog_gen::write_tree(w.path(), &seslog_gen::firehose_objects(&events, 300)).unwrap();
     let out = w
         .seslog(&[
             "--format",

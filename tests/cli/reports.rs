@@ -610,7 +610,7 @@ fn every_query_file_is_a_listed_report() {
     }
     assert_eq!(
         files,
-        seslog::report::BUILTIN.len(),
+        seslog_engine::report::BUILTIN.len(),
         "a file in queries/ is not registered in report::BUILTIN"
     );
 }
@@ -699,7 +699,7 @@ fn a_users_report_runs_by_name_with_parameters_bound_as_values() {
 #[test]
 fn every_report_reads_each_object_once() {
     let w = Workdir::scenario();
-    let objects = seslog::testgen::scenario_objects();
+    let objects = seslog_gen::scenario_objects();
     // The folders a November window reads: one day of margin each side.
     let read = |types: &[&str]| {
         objects
@@ -738,5 +738,5 @@ fn every_report_reads_each_object_once() {
         assert_eq!(out.stat("objects_read"), read(&types), "{args:?}");
     }
     // Every built-in report is in the list above.
-    assert_eq!(seslog::report::BUILTIN.len(), 11);
+    assert_eq!(seslog_engine::report::BUILTIN.len(), 11);
 }

@@ -2,7 +2,7 @@
 //! ends in the right answer, a persistent one in exit 1 naming the folder or object, and
 //! never a different answer with exit 0.
 
-use seslog::testgen::{self, Mail, Object};
+use seslog_gen::{self as testgen, Mail, Object};
 
 use super::util::s3::{Fault, S3Server, Target};
 use super::util::{Output, Workdir, row};

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use seslog::testgen;
+use seslog_gen as testgen;
 
 pub struct Workdir {
     pub dir: tempfile::TempDir,

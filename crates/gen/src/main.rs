@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use seslog::testgen;
+use seslog_gen as testgen;
 
 #[derive(Debug, Parser)]
 #[command(

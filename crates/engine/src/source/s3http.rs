@@ -31,7 +31,7 @@ use object_store::client::{
 };
 use quick_xml::events::Event;
 
-use crate::source::RejectedNames;
+use crate::source::rejected::RejectedNames;
 
 /// What seslog refused in an S3 answer; found in the source chain of object_store's error.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,21 @@
 //! `DataSourceExec` with our `SesSource`. Filters on partition columns are therefore
 //! `Exact`; everything else is left to DataFusion.
 
+pub mod decode;
+#[cfg(test)]
+mod decode_properties;
+pub mod derived;
+pub mod diagnostics;
+pub mod layout;
+pub mod listing;
+pub mod nested;
+pub mod prefilter;
+mod prune;
+pub mod reader;
+pub mod records;
+pub mod scan;
+pub mod schema;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,18 +33,18 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::diagnostics::{Problem, ProblemKind};
-use crate::layout::FirehoseLayout;
-use crate::listing::{self, Constraints, Leaf};
-use crate::nested::ReadPaths;
-use crate::prefilter::{self, Prefilter};
-use crate::scan::{ScanSettings, SesSource};
-use crate::schema;
+use crate::error::{Error, Unit};
 use crate::source::Source;
+use crate::table::diagnostics::{Problem, ProblemKind};
+use crate::table::layout::FirehoseLayout;
+use crate::table::nested::ReadPaths;
+use crate::table::scan::{ScanSettings, SesSource};
+use listing::{Constraints, Leaf};
+use prefilter::Prefilter;
 
 #[derive(Debug)]
 pub struct SesLogTable {
@@ -118,9 +133,11 @@ impl SesLogTable {
                 format!("{why}; not read"),
             );
             if self.settings.tolerance.strict {
-                return Err(DataFusionError::External(
-                    format!("{problem} (--strict: no object may be skipped)").into(),
-                ));
+                return Err(Error::Strict {
+                    problem: Box::new(problem),
+                    unit: Unit::Object,
+                }
+                .into());
             }
             self.settings.diagnostics.push(problem);
         }

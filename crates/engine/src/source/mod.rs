@@ -5,7 +5,6 @@
 //! store is wrapped in `CountingStore`, so a run can say (and a test can assert) exactly how
 //! many LIST and GET requests it made.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -27,12 +26,15 @@ use object_store::{
 };
 use tokio::sync::Mutex;
 
-use crate::localfs::LocalTree;
-use crate::s3http::{GuardedConnector, S3Fault};
+use crate::error::{Error, Result};
 
-/// Objects and folders left out of listings because their names cannot be read (a control
-/// character, not UTF-8, a link out of the tree): key or path -> why. The scan names them.
-pub type RejectedNames = Arc<std::sync::Mutex<BTreeMap<String, String>>>;
+pub mod localfs;
+pub mod rejected;
+pub mod s3http;
+
+use localfs::LocalTree;
+pub use rejected::RejectedNames;
+use s3http::{GuardedConnector, S3Fault};
 
 /// Where the logs are, as the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +45,17 @@ pub enum Location {
 
 impl Location {
     /// `s3://bucket[/prefix]` or a directory path. Anything else with a scheme is refused.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
+        let refuse = |why: String| Error::Location {
+            text: text.to_string(),
+            why,
+        };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(format!(
+                return Err(refuse(format!(
                     "`{text}` has no bucket name (expected s3://bucket[/prefix])"
-                ));
+                )));
             }
             return Ok(Location::S3 {
                 bucket: bucket.to_string(),
@@ -57,9 +63,9 @@ impl Location {
             });
         }
         if let Some((scheme, _)) = text.split_once("://") {
-            return Err(format!(
+            return Err(refuse(format!(
                 "`{scheme}://` sources are not supported; use a local directory or s3://bucket[/prefix]"
-            ));
+            )));
         }
         Ok(Location::Local(PathBuf::from(text)))
     }
@@ -250,18 +256,19 @@ pub struct Source {
 }
 
 impl Source {
-    pub async fn open(location: Location, s3: &S3Settings) -> anyhow::Result<Self> {
+    pub async fn open(location: Location, s3: &S3Settings) -> Result<Self> {
+        let failed = |e: &dyn std::fmt::Display| Error::Source(e.to_string());
         let counters = Arc::new(Counters::default());
         let rejected = RejectedNames::default();
         match &location {
             Location::Local(dir) => {
                 if !dir.is_dir() {
-                    anyhow::bail!(
+                    return Err(Error::Source(format!(
                         "source directory {} does not exist (or is not a directory)",
                         dir.display()
-                    );
+                    )));
                 }
-                let inner = LocalTree::new(dir, rejected.clone())?;
+                let inner = LocalTree::new(dir, rejected.clone()).map_err(|e| failed(&e))?;
                 Ok(Source {
                     url: ObjectStoreUrl::parse("file://seslog-local")?,
                     store: Arc::new(CountingStore {
@@ -277,20 +284,21 @@ impl Source {
                 })
             }
             Location::S3 { bucket, prefix } => {
-                let (builder, credential_source) = s3_builder(bucket, s3).await?;
+                let (builder, credential_source) = s3_builder(bucket, s3).await;
                 let inner = builder
                     .with_http_connector(GuardedConnector {
                         timeout: s3.timeout,
                         rejected: rejected.clone(),
                     })
-                    .build()?;
+                    .build()
+                    .map_err(|e| failed(&e))?;
                 Ok(Source {
                     url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
                     store: Arc::new(CountingStore {
                         inner: Arc::new(inner),
                         counters: counters.clone(),
                     }),
-                    root: Path::parse(prefix)?,
+                    root: Path::parse(prefix).map_err(|e| failed(&e))?,
                     location: location.clone(),
                     counters,
                     credential_source,
@@ -330,10 +338,7 @@ impl Source {
     }
 }
 
-async fn s3_builder(
-    bucket: &str,
-    s3: &S3Settings,
-) -> anyhow::Result<(AmazonS3Builder, CredentialSource)> {
+async fn s3_builder(bucket: &str, s3: &S3Settings) -> (AmazonS3Builder, CredentialSource) {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(profile) = &s3.profile {
         loader = loader.profile_name(profile);
@@ -391,7 +396,7 @@ async fn s3_builder(
         }
         None => builder = builder.with_skip_signature(true),
     }
-    Ok((builder, source))
+    (builder, source)
 }
 
 /// The AWS SDK's credential chain as an `object_store` credential provider, with the
@@ -588,8 +593,18 @@ mod tests {
                 prefix: String::new()
             }
         );
-        assert!(Location::parse("s3://").unwrap_err().contains("no bucket"));
-        assert!(Location::parse("gs://x").unwrap_err().contains("gs://"));
+        assert!(
+            Location::parse("s3://")
+                .unwrap_err()
+                .to_string()
+                .contains("no bucket")
+        );
+        assert!(
+            Location::parse("gs://x")
+                .unwrap_err()
+                .to_string()
+                .contains("gs://")
+        );
         assert_eq!(
             Location::parse("./logs").unwrap(),
             Location::Local("./logs".into())

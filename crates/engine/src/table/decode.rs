@@ -16,12 +16,12 @@ use datafusion::arrow::json::ReaderBuilder;
 use datafusion::arrow::json::reader::Decoder;
 use datafusion::error::{DataFusionError, Result};
 
-use crate::derived;
-use crate::diagnostics::ProblemKind;
-use crate::nested::{Part, ReadPaths};
-use crate::prefilter::Prefilter;
-use crate::prune::Pruner;
-use crate::schema::{self, EVENT_TIME, RECIPIENTS};
+use crate::table::derived;
+use crate::table::diagnostics::ProblemKind;
+use crate::table::nested::{Part, ReadPaths};
+use crate::table::prefilter::Prefilter;
+use crate::table::prune::Pruner;
+use crate::table::schema::{self, EVENT_TIME, RECIPIENTS};
 
 /// What to do with what cannot be read cleanly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

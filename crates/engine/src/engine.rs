@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use datafusion::common::Column;
-use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
@@ -13,14 +12,15 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::athena::{self, AthenaDialect};
-use crate::decode::Tolerance;
-use crate::diagnostics::{Diagnostics, Progress};
-use crate::functions;
-use crate::layout::FirehoseLayout;
-use crate::nested::ReadPaths;
-use crate::scan::ScanSettings;
+use crate::error::{Error, Result};
+use crate::table::decode::Tolerance;
+use crate::table::diagnostics::{Diagnostics, Progress};
+
 use crate::source::{Location, Source};
 use crate::table::SesLogTable;
+use crate::table::layout::FirehoseLayout;
+use crate::table::nested::ReadPaths;
+use crate::table::scan::ScanSettings;
 use datafusion::physical_plan::execute_stream;
 
 /// The table name, as Athena users know it.
@@ -57,7 +57,7 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
         runtime.register_object_store(source.url.as_ref(), Arc::clone(&source.store));
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        functions::register(&ctx);
+        athena::register(&ctx);
         let diagnostics = Diagnostics::new();
         let progress = Arc::new(Progress::default());
         let settings = ScanSettings {
@@ -95,15 +95,8 @@ impl Engine {
             .with_allow_dml(false)
             .with_allow_statements(false)
             .verify_plan(&plan)
-            .map_err(|_| {
-                DataFusionError::Plan(
-                    "seslog's SQL is read-only: statements that write or register anything \
-                     (COPY, INSERT, CREATE, DROP, SET) are refused; to export a result, use \
-                     --output FILE (csv, tsv, json, ndjson or parquet) or --format"
-                        .into(),
-                )
-            })?;
-        athena_names(plan)
+            .map_err(|_| Error::ReadOnly)?;
+        Ok(athena_names(plan)?)
     }
 
     /// Runs a plan. The scan learns which nested fields the plan reads (a session
@@ -114,7 +107,7 @@ impl Engine {
             .config_mut()
             .set_extension(Arc::new(ReadPaths::of_plan(&plan)));
         let physical = state.create_physical_plan(&plan).await?;
-        execute_stream(physical, state.task_ctx())
+        Ok(execute_stream(physical, state.task_ctx())?)
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -125,7 +118,7 @@ impl Engine {
 /// Names result columns the way Athena does: `SELECT mail.commonheaders.subject` gives a
 /// column `subject`, not DataFusion's `seslogs.mail[commonheaders][subject]`. A name that
 /// would then clash with another column keeps DataFusion's form.
-fn athena_names(plan: LogicalPlan) -> Result<LogicalPlan> {
+fn athena_names(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
     if matches!(
         plan,
         LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::DescribeTable(_)
@@ -170,21 +163,4 @@ fn athena_names(plan: LogicalPlan) -> Result<LogicalPlan> {
         })
         .collect();
     LogicalPlanBuilder::from(plan).project(exprs)?.build()
-}
-
-/// A DataFusion error in the user's words: the wrappers DataFusion and arrow put around
-/// our own messages ("External error: ...") are taken off.
-pub fn user_error(e: datafusion::error::DataFusionError) -> anyhow::Error {
-    let mut text = e.to_string();
-    let prefixes = [
-        "Arrow error: ",
-        "External error: ",
-        "Object Store error: ",
-        "Execution error: ",
-        "Error during planning: ",
-    ];
-    while let Some(rest) = prefixes.iter().find_map(|p| text.strip_prefix(p)) {
-        text = rest.to_string();
-    }
-    anyhow::anyhow!(text)
 }

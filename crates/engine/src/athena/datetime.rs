@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 
-use crate::functions::{RowUdf, string, strings, text, with_regex};
+use super::udf::{RowUdf, string, strings, text, with_regex};
 
 pub fn functions() -> Vec<RowUdf> {
     vec![

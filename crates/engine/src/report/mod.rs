@@ -13,27 +13,39 @@
 //! and `$day_from`/`$day_to` (the day folders that can hold them); each `param` is `$name`.
 //! Values are bound as values by DataFusion, never pasted into the SQL text.
 
+pub mod window;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::Duration;
 use datafusion::common::{ParamValues, ScalarValue};
 
-use crate::window::{TimeWindow, parse_duration};
+use crate::error::{Error, Result};
+use crate::report::window::{TimeWindow, parse_duration};
 
 /// The canned reports, embedded at build time (a test checks every file is here).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("bounces", include_str!("../queries/bounces.sql")),
-    ("complaints", include_str!("../queries/complaints.sql")),
-    ("recipient", include_str!("../queries/recipient.sql")),
-    ("message", include_str!("../queries/message.sql")),
-    ("delays", include_str!("../queries/delays.sql")),
-    ("rejects", include_str!("../queries/rejects.sql")),
-    ("failures", include_str!("../queries/failures.sql")),
-    ("summary", include_str!("../queries/summary.sql")),
-    ("domains", include_str!("../queries/domains.sql")),
-    ("suppression", include_str!("../queries/suppression.sql")),
-    ("check", include_str!("../queries/check.sql")),
+    ("bounces", include_str!("../../../../queries/bounces.sql")),
+    (
+        "complaints",
+        include_str!("../../../../queries/complaints.sql"),
+    ),
+    (
+        "recipient",
+        include_str!("../../../../queries/recipient.sql"),
+    ),
+    ("message", include_str!("../../../../queries/message.sql")),
+    ("delays", include_str!("../../../../queries/delays.sql")),
+    ("rejects", include_str!("../../../../queries/rejects.sql")),
+    ("failures", include_str!("../../../../queries/failures.sql")),
+    ("summary", include_str!("../../../../queries/summary.sql")),
+    ("domains", include_str!("../../../../queries/domains.sql")),
+    (
+        "suppression",
+        include_str!("../../../../queries/suppression.sql"),
+    ),
+    ("check", include_str!("../../../../queries/check.sql")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +84,11 @@ fn unquote(text: &str) -> String {
 
 impl Report {
     /// Reads a report file; `origin` names it in messages.
-    pub fn parse(text: &str, origin: &str) -> Result<Report, String> {
+    pub fn parse(text: &str, origin: &str) -> Result<Report> {
+        Report::parse_header(text, origin).map_err(Error::Report)
+    }
+
+    fn parse_header(text: &str, origin: &str) -> Result<Report, String> {
         let mut name = None;
         let mut description = String::new();
         let mut window = None;
@@ -141,6 +157,14 @@ impl Report {
         &self,
         window: Option<&TimeWindow>,
         values: &BTreeMap<String, String>,
+    ) -> Result<ParamValues> {
+        self.bind_values(window, values).map_err(Error::Param)
+    }
+
+    fn bind_values(
+        &self,
+        window: Option<&TimeWindow>,
+        values: &BTreeMap<String, String>,
     ) -> Result<ParamValues, String> {
         let mut bound: HashMap<String, ScalarValue> = HashMap::new();
         if let Some(w) = window {
@@ -193,7 +217,7 @@ impl Report {
 
 /// Every report: the built-in ones, then the `.sql` files of each directory in `dirs`
 /// (a user's report of the same name replaces the built-in one).
-pub fn catalog(dirs: &[PathBuf]) -> Result<Vec<Report>, String> {
+pub fn catalog(dirs: &[PathBuf]) -> Result<Vec<Report>> {
     let mut by_name: BTreeMap<String, Report> = BTreeMap::new();
     for (file, text) in BUILTIN {
         let r = Report::parse(text, &format!("queries/{file}.sql"))?;
@@ -213,11 +237,16 @@ pub fn catalog(dirs: &[PathBuf]) -> Result<Vec<Report>, String> {
     Ok(by_name.into_values().collect())
 }
 
-fn read_dir_reports(dir: &Path) -> Result<Vec<Report>, String> {
+fn read_dir_reports(dir: &Path) -> Result<Vec<Report>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("reading reports from {}: {e}", dir.display())),
+        Err(e) => {
+            return Err(Error::Report(format!(
+                "reading reports from {}: {e}",
+                dir.display()
+            )));
+        }
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -227,21 +256,21 @@ fn read_dir_reports(dir: &Path) -> Result<Vec<Report>, String> {
     paths
         .iter()
         .map(|p| {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::Report(format!("reading {}: {e}", p.display())))?;
             Report::parse(&text, &p.display().to_string())
         })
         .collect()
 }
 
-pub fn find<'a>(reports: &'a [Report], name: &str) -> Result<&'a Report, String> {
-    reports.iter().find(|r| r.name == name).ok_or_else(|| {
-        let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
-        format!(
-            "no report named `{name}` (there are: {}; `seslog reports` describes them)",
-            names.join(", ")
-        )
-    })
+pub fn find<'a>(reports: &'a [Report], name: &str) -> Result<&'a Report> {
+    reports
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| Error::NoReport {
+            name: name.to_string(),
+            known: reports.iter().map(|r| r.name.clone()).collect(),
+        })
 }
 
 #[cfg(test)]
@@ -275,17 +304,24 @@ mod tests {
         assert!(
             r.bind(None, &v)
                 .unwrap_err()
+                .to_string()
                 .contains("needs a value for `who`")
         );
         v.insert("who".to_string(), "o'brien@example.com".to_string());
         assert!(r.bind(None, &v).is_ok());
         v.insert("n".to_string(), "x".to_string());
-        assert!(r.bind(None, &v).unwrap_err().contains("must be a number"));
+        assert!(
+            r.bind(None, &v)
+                .unwrap_err()
+                .to_string()
+                .contains("must be a number")
+        );
         v.remove("n");
         v.insert("nope".to_string(), "1".to_string());
         assert!(
             r.bind(None, &v)
                 .unwrap_err()
+                .to_string()
                 .contains("no parameter `nope`")
         );
     }

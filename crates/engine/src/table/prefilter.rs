@@ -17,8 +17,8 @@
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use memchr::memmem::Finder;
 
-use crate::listing::literal_str;
-use crate::schema::RECIPIENTS;
+use crate::table::listing::literal_str;
+use crate::table::schema::RECIPIENTS;
 
 /// The values every record a query can keep must contain (lower-cased).
 #[derive(Debug)]

@@ -23,7 +23,7 @@ use object_store::{
     ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
-use crate::source::RejectedNames;
+use crate::source::rejected::RejectedNames;
 
 #[derive(Debug)]
 pub struct LocalTree {

@@ -19,8 +19,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::layout::{Assignment, FirehoseLayout, Segment, TimePart, Var};
+use crate::error::Error;
 use crate::source::Source;
+use crate::table::layout::{Assignment, FirehoseLayout, Segment, TimePart, Var};
 
 /// How many LIST requests may be in flight at once (S3 latency hides behind this).
 const LIST_CONCURRENCY: usize = 32;
@@ -216,14 +217,11 @@ fn intersect_sets(filters: &[Expr], column: &str) -> Option<BTreeSet<String>> {
 }
 
 fn listing_error(source: &Source, prefix: &Path, e: &object_store::Error) -> DataFusionError {
-    DataFusionError::External(
-        format!(
-            "listing {}: {}",
-            source.location.folder_name(prefix),
-            source.describe_error(e)
-        )
-        .into(),
-    )
+    Error::List {
+        folder: source.location.folder_name(prefix),
+        why: source.describe_error(e),
+    }
+    .into()
 }
 
 /// A folder reached by the walk, with the values its path assigned.
@@ -379,30 +377,31 @@ pub async fn find_leaves(
         let next: Vec<Vec<Leaf>> = stream::iter(frontier.into_iter().map(|leaf| {
             let days = &days;
             async move {
-                let children: Vec<Assignment> = match enumerate(seg, &leaf.values, constraints, days) {
-                    Some(candidates) => candidates,
-                    None => {
-                        let listed = store
-                            .list_with_delimiter(Some(&leaf.prefix))
-                            .await
-                            .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
-                        if Some(level) == first_level && listed.common_prefixes.is_empty() && listed.objects.is_empty() {
-                            return Err(DataFusionError::External(
-                                format!(
-                                    "no objects under {}: check --source (the root that holds the layout's first folder) and --layout (now `{}`)",
-                                    source.location.folder_name(&leaf.prefix),
-                                    layout.expression
-                                )
-                                .into(),
-                            ));
+                let children: Vec<Assignment> =
+                    match enumerate(seg, &leaf.values, constraints, days) {
+                        Some(candidates) => candidates,
+                        None => {
+                            let listed = store
+                                .list_with_delimiter(Some(&leaf.prefix))
+                                .await
+                                .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
+                            if Some(level) == first_level
+                                && listed.common_prefixes.is_empty()
+                                && listed.objects.is_empty()
+                            {
+                                return Err(Error::NoObjects {
+                                    folder: source.location.folder_name(&leaf.prefix),
+                                    layout: layout.expression.clone(),
+                                }
+                                .into());
+                            }
+                            listed
+                                .common_prefixes
+                                .iter()
+                                .filter_map(|p| p.filename().and_then(|name| seg.parse(name)))
+                                .collect()
                         }
-                        listed
-                            .common_prefixes
-                            .iter()
-                            .filter_map(|p| p.filename().and_then(|name| seg.parse(name)))
-                            .collect()
-                    }
-                };
+                    };
                 let mut out = Vec::new();
                 for child in children {
                     let mut values = leaf.values.clone();
@@ -410,8 +409,13 @@ pub async fn find_leaves(
                     if !allowed(&values, constraints) {
                         continue;
                     }
-                    let name = seg.render(&values).expect("all segment variables are assigned");
-                    out.push(Leaf { prefix: join(&leaf.prefix, &name)?, values });
+                    let name = seg
+                        .render(&values)
+                        .expect("all segment variables are assigned");
+                    out.push(Leaf {
+                        prefix: join(&leaf.prefix, &name)?,
+                        values,
+                    });
                 }
                 Ok::<_, DataFusionError>(out)
             }
@@ -456,7 +460,7 @@ pub async fn list_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::DEFAULT_LAYOUT;
+    use crate::table::layout::DEFAULT_LAYOUT;
     use datafusion::prelude::{col, lit};
 
     fn constraints(filters: &[Expr]) -> Constraints {

@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
+use crate::error::WindowError;
+
 /// A half-open span of event time, `[from, to)`, in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWindow {
@@ -57,7 +59,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl TimeWindow {
-    /// From the flags: `--from`/`--to`, or `--since` (back from `--to` or now), or the
+    /// From a start and an end, or a length back from the end (or now), or the
     /// report's default span back from now.
     pub fn resolve(
         from: Option<&str>,
@@ -65,23 +67,22 @@ impl TimeWindow {
         since: Option<&str>,
         default_span: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, WindowError> {
         let to = match to {
-            Some(t) => parse_end(t).map_err(|e| format!("--to: {e}"))?,
+            Some(t) => parse_end(t).map_err(WindowError::End)?,
             None => now,
         };
         let from = match (from, since) {
-            (Some(_), Some(_)) => return Err("give --from or --since, not both".into()),
-            (Some(f), None) => parse_start(f).map_err(|e| format!("--from: {e}"))?,
-            (None, Some(s)) => to - parse_duration(s).map_err(|e| format!("--since: {e}"))?,
+            (Some(_), Some(_)) => return Err(WindowError::StartAndSpan),
+            (Some(f), None) => parse_start(f).map_err(WindowError::Start)?,
+            (None, Some(s)) => to - parse_duration(s).map_err(WindowError::Span)?,
             (None, None) => to - default_span,
         };
         if from >= to {
-            return Err(format!(
-                "the window is empty: --from {} is not before --to {}",
-                from.to_rfc3339(),
-                to.to_rfc3339()
-            ));
+            return Err(WindowError::Empty {
+                from: from.to_rfc3339(),
+                to: to.to_rfc3339(),
+            });
         }
         Ok(TimeWindow { from, to })
     }
@@ -136,10 +137,16 @@ mod tests {
         let now = t("2024-11-08T12:00:00Z");
         let e =
             TimeWindow::resolve(Some("yesterday"), None, None, Duration::days(1), now).unwrap_err();
-        assert!(e.contains("--from") && e.contains("2024-11-01"), "{e}");
+        assert!(
+            matches!(&e, WindowError::Start(why) if why.contains("2024-11-01")),
+            "{e:?}"
+        );
         let e =
             TimeWindow::resolve(None, None, Some("7 days"), Duration::days(1), now).unwrap_err();
-        assert!(e.contains("--since") && e.contains("7d"), "{e}");
+        assert!(
+            matches!(&e, WindowError::Span(why) if why.contains("7d")),
+            "{e:?}"
+        );
         assert!(
             TimeWindow::resolve(
                 Some("2024-11-09"),

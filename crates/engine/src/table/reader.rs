@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 
-use crate::decode::{DecodePlan, Record, preview};
-use crate::diagnostics::{Diagnostics, Problem, ProblemKind};
-use crate::prefilter::Prefilter;
-use crate::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
+use crate::error::{Error, Unit};
+use crate::table::decode::{DecodePlan, Record, preview};
+use crate::table::diagnostics::{Choice, Diagnostics, Problem, ProblemKind};
+use crate::table::prefilter::Prefilter;
+use crate::table::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 
 /// Decoded output held per object while its gzip checksum is pending.
 const HOLD_LIMIT: usize = 64 << 20;
@@ -113,11 +114,24 @@ impl ObjectReader {
         position: Option<(usize, usize)>,
         detail: String,
     ) -> Result<()> {
-        let problem = Problem::new(self.object.clone(), position, kind, detail);
+        self.report_with(kind, position, detail, None)
+    }
+
+    fn report_with(
+        &mut self,
+        kind: ProblemKind,
+        position: Option<(usize, usize)>,
+        detail: String,
+        choice: Option<Choice>,
+    ) -> Result<()> {
+        let mut problem = Problem::new(self.object.clone(), position, kind, detail);
+        problem.choice = choice;
         if self.plan.tolerance.strict {
-            return Err(DataFusionError::External(
-                format!("{problem} (--strict: no record may be skipped)").into(),
-            ));
+            return Err(Error::Strict {
+                problem: Box::new(problem),
+                unit: Unit::Record,
+            }
+            .into());
         }
         match &mut self.hold {
             Some(hold) => hold.problems.push(problem),
@@ -588,23 +602,32 @@ impl ObjectReader {
         }
         let usable = self.settle(&ending);
         self.done = true;
-        let detail = match ending {
+        let (detail, choice) = match ending {
             Ending::Intact => return Ok(()),
-            Ending::Truncated { after } => format!(
-                "gzip stream ends early after {after} decompressed bytes (truncated object); \
-                 the records before the cut were kept"
+            Ending::Truncated { after } => (
+                format!(
+                    "gzip stream ends early after {after} decompressed bytes (truncated \
+                     object); the records before the cut were kept"
+                ),
+                None,
             ),
-            Ending::Corrupt { after, cause } if usable => format!(
-                "gzip data is corrupt after {after} decompressed bytes ({cause}); its records \
-                 were kept (--keep-damaged) and may hold damaged values"
+            Ending::Corrupt { after, cause } if usable => (
+                format!(
+                    "gzip data is corrupt after {after} decompressed bytes ({cause}); its \
+                     records were kept and may hold damaged values"
+                ),
+                Some(Choice::Kept),
             ),
-            Ending::Corrupt { after, cause } => format!(
-                "gzip data is corrupt after {after} decompressed bytes ({cause}); none of its \
-                 records were used (a bit flip or a bad copy: what it inflates to cannot be \
-                 trusted; --keep-damaged keeps them)"
+            Ending::Corrupt { after, cause } => (
+                format!(
+                    "gzip data is corrupt after {after} decompressed bytes ({cause}); none of \
+                     its records were used (a bit flip or a bad copy: what it inflates to cannot \
+                     be trusted)"
+                ),
+                Some(Choice::Dropped),
             ),
         };
-        self.report(ProblemKind::DamagedObject, None, detail)
+        self.report_with(ProblemKind::DamagedObject, None, detail, choice)
     }
 
     fn step(&mut self) -> Result<()> {

@@ -28,6 +28,18 @@ pub struct Problem {
     pub position: Option<(usize, usize)>,
     pub kind: ProblemKind,
     pub detail: String,
+    /// The setting that decided what became of a damaged object's records, when one did.
+    pub choice: Option<Choice>,
+}
+
+/// `Tolerance::keep_damaged`, as it decided a damaged object's fate. A front end names it
+/// the way its users set it (seslog: `--keep-damaged`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Choice {
+    /// The records were kept, because `keep_damaged` is set.
+    Kept,
+    /// The records were not used; `keep_damaged` would keep them.
+    Dropped,
 }
 
 impl Problem {
@@ -50,7 +62,28 @@ impl Problem {
             position,
             kind,
             detail,
+            choice: None,
         }
+    }
+
+    pub fn with_choice(mut self, choice: Choice) -> Self {
+        self.choice = Some(choice);
+        self
+    }
+
+    /// What went wrong where, without the setting that decided the outcome.
+    pub fn summary(&self) -> String {
+        let what = match self.kind {
+            ProblemKind::SkippedRecord => "skipped record",
+            ProblemKind::RepairedRecord => "record read with NULLs",
+            ProblemKind::DamagedObject => "damaged object",
+            ProblemKind::IgnoredObject => "ignored object",
+        };
+        let at = match self.position {
+            Some((line, offset)) => format!(" line {line} (byte {offset})"),
+            None => String::new(),
+        };
+        format!("{what}: {}{at}: {}", self.object, self.detail)
     }
 }
 
@@ -88,17 +121,12 @@ impl ProblemKind {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            ProblemKind::SkippedRecord => "skipped record",
-            ProblemKind::RepairedRecord => "record read with NULLs",
-            ProblemKind::DamagedObject => "damaged object",
-            ProblemKind::IgnoredObject => "ignored object",
-        };
-        write!(f, "{what}: {}", self.object)?;
-        if let Some((line, offset)) = self.position {
-            write!(f, " line {line} (byte {offset})")?;
+        f.write_str(&self.summary())?;
+        match self.choice {
+            Some(Choice::Kept) => f.write_str(" (keep_damaged is set)"),
+            Some(Choice::Dropped) => f.write_str("; keep_damaged keeps them"),
+            None => Ok(()),
         }
-        write!(f, ": {}", self.detail)
     }
 }
 

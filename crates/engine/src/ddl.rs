@@ -5,8 +5,9 @@
 
 use datafusion::arrow::datatypes::{DataType, Field};
 
-use crate::layout::{FirehoseLayout, TimePart, Token};
-use crate::schema::raw_schema;
+use crate::error::{Error, Result};
+use crate::table::layout::{FirehoseLayout, TimePart, Token};
+use crate::table::schema::raw_schema;
 
 /// Every `eventType` SES publishes; each is a folder name under the default layout.
 pub const EVENT_TYPES: &[&str] = &[
@@ -55,7 +56,7 @@ fn java_literal(text: &str) -> String {
 /// Partition projection for the layout. The year, month and day pieces (and what lies
 /// between them) become one `${day}` of projection type `date`; keys become `enum`
 /// (`event_type`) or `injected` (others: Athena needs their value in the query).
-pub fn projection(layout: &FirehoseLayout, first_day: &str) -> Result<Projection, String> {
+pub fn projection(layout: &FirehoseLayout, first_day: &str) -> Result<Projection> {
     // The layout as one token stream, '/' between folder levels.
     let mut tokens: Vec<Token> = vec![];
     for seg in &layout.segments {
@@ -84,10 +85,10 @@ pub fn projection(layout: &FirehoseLayout, first_day: &str) -> Result<Projection
                 Token::Time(p) => day_format.push_str(p.pattern()),
                 Token::Literal(text) => day_format.push_str(&java_literal(text)),
                 Token::Key(k) => {
-                    return Err(format!(
+                    return Err(Error::Projection(format!(
                         "the layout puts the partition key `{k}` between the parts of the \
                          date; Athena's date projection cannot read it"
-                    ));
+                    )));
                 }
             }
             if i == first {
@@ -114,7 +115,7 @@ pub fn projection(layout: &FirehoseLayout, first_day: &str) -> Result<Projection
     if date_span.is_some() {
         columns.push("day".into());
         let first = chrono::NaiveDate::parse_from_str(first_day, "%Y/%m/%d")
-            .map_err(|_| format!("--first-day {first_day:?} is not a day like 2024/01/31"))?;
+            .map_err(|_| Error::FirstDay(first_day.to_string()))?;
         let first = java_format(first, &day_format);
         properties.extend([
             ("projection.day.type".into(), "date".into()),
@@ -219,7 +220,7 @@ pub fn create_table(
     location: &str,
     table: &str,
     first_day: &str,
-) -> Result<String, String> {
+) -> Result<String> {
     let projection = projection(layout, first_day)?;
     let schema = raw_schema();
     let columns: Vec<String> = schema
@@ -280,7 +281,7 @@ TBLPROPERTIES (
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{Assignment, Var};
+    use crate::table::layout::{Assignment, Var};
 
     /// Expands a template the way Athena does for one partition.
     fn expand(p: &Projection, values: &[(&str, &str)]) -> String {
@@ -322,7 +323,7 @@ mod tests {
         let day = chrono::NaiveDate::from_ymd_opt(2024, 11, 5).unwrap();
         for (expression, keys) in [
             (
-                crate::layout::DEFAULT_LAYOUT,
+                crate::table::layout::DEFAULT_LAYOUT,
                 vec![("event_type", "Rendering Failure")],
             ),
             (

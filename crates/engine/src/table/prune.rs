@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn is_left_out_when_all_of_mail_is_read() {
-        let raw = crate::schema::raw_schema();
+        let raw = crate::table::schema::raw_schema();
         let without = |name: &str| -> Fields {
             raw.fields()
                 .iter()

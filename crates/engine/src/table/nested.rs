@@ -212,7 +212,7 @@ fn field_name(arg: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema;
+    use crate::table::schema;
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;
 

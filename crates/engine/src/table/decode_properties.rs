@@ -14,12 +14,12 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use proptest::prelude::*;
 
-use crate::decode::{DecodePlan, Tolerance};
-use crate::diagnostics::{Diagnostics, ProblemKind};
-use crate::nested::{Part, ReadPaths};
-use crate::reader::ObjectReader;
-use crate::schema;
-use crate::testgen::{self, Mail};
+use crate::table::decode::{DecodePlan, Tolerance};
+use crate::table::diagnostics::{Diagnostics, ProblemKind};
+use crate::table::nested::{Part, ReadPaths};
+use crate::table::reader::ObjectReader;
+use crate::table::schema;
+use seslog_gen::{self as testgen, Mail};
 
 /// `n` records of every kind the scenario has, one JSON object per line.
 fn records(n: usize, seed: u64) -> Vec<String> {

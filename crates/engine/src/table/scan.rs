@@ -24,12 +24,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use crate::decode::{DecodePlan, Tolerance};
-use crate::diagnostics::{Diagnostics, Progress};
-use crate::nested::ReadPaths;
-use crate::prefilter::Prefilter;
-use crate::reader::ObjectReader;
+use crate::error::Error;
 use crate::source::Source;
+use crate::table::decode::{DecodePlan, Tolerance};
+use crate::table::diagnostics::{Diagnostics, Progress};
+use crate::table::nested::ReadPaths;
+use crate::table::prefilter::Prefilter;
+use crate::table::reader::ObjectReader;
 
 /// What every file of one scan shares.
 #[derive(Debug, Clone)]
@@ -217,7 +218,12 @@ async fn fetch(
     name: &str,
     settings: &ScanSettings,
 ) -> Result<Bytes> {
-    let failed = |why: String| DataFusionError::External(format!("reading {name}: {why}").into());
+    let failed = |why: String| {
+        DataFusionError::from(Error::Read {
+            object: name.to_string(),
+            why,
+        })
+    };
     let retries = settings.source.retries;
     let mut backoff = Duration::from_millis(100);
     for attempt in 0.. {

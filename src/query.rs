@@ -1,0 +1,143 @@
+//! Running a query and printing it: the one path `sql`, the reports and the shell take.
+//! Open the engine on the configured source, run a plan with the progress line on stderr,
+//! stream the batches to the sink, then name what could not be read and the stats.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::error::explain;
+use anyhow::Result;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::logical_expr::LogicalPlan;
+use futures::StreamExt;
+use seslog_engine::engine::Engine;
+use seslog_engine::source::Source;
+use seslog_engine::table::diagnostics::Progress;
+
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::output::{self, ProgressMode, View};
+use crate::sink::Sink;
+
+/// Opens the source and registers `seslogs` on a fresh engine.
+pub async fn open_engine(config: &Config) -> Result<Engine> {
+    let location = config.location.clone().ok_or_else(|| {
+        UsageError(
+            "no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)"
+                .into(),
+        )
+    })?;
+    let source = Source::open(location, &config.s3).await?;
+    Ok(Engine::new(
+        source,
+        config.layout.clone(),
+        config.tolerance,
+        config.prefilter,
+    )?)
+}
+
+/// After a query: names every skipped record and damaged object on stderr, then the
+/// stats when asked.
+pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Duration) -> Result<()> {
+    let stderr = &mut std::io::stderr().lock();
+    output::report_problems(&engine.diagnostics, stderr)?;
+    if config.stats {
+        output::report_stats(&engine.source.counters, rows, elapsed, stderr)?;
+    }
+    Ok(())
+}
+
+/// The progress line on stderr while a scan runs: redrawn in place when stderr is a
+/// terminal, a plain line a second with `-v` otherwise, nothing else.
+pub struct Ticker {
+    task: Option<tokio::task::JoinHandle<()>>,
+    mode: ProgressMode,
+    progress: Arc<Progress>,
+    started: std::time::Instant,
+}
+
+impl Ticker {
+    pub fn start(engine: &Engine, config: &Config) -> Ticker {
+        let mode = config.progress;
+        let progress = engine.progress.clone();
+        let started = std::time::Instant::now();
+        if mode == ProgressMode::Off {
+            return Ticker {
+                task: None,
+                mode,
+                progress,
+                started,
+            };
+        }
+        let period = match mode {
+            ProgressMode::Terminal => Duration::from_millis(200),
+            _ => Duration::from_secs(1),
+        };
+        let shared = progress.clone();
+        let task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                output::show_progress(mode, &shared.line(started.elapsed()));
+            }
+        });
+        Ticker {
+            task: Some(task),
+            mode,
+            progress,
+            started,
+        }
+    }
+
+    /// Stops the line (and clears it on a terminal) before the result is printed.
+    pub fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // With -v the last figures stay, as a line of their own; a terminal's is cleared.
+            if self.mode == ProgressMode::Lines {
+                output::show_progress(self.mode, &self.progress.line(self.started.elapsed()));
+            }
+            output::end_progress(self.mode);
+        }
+    }
+}
+
+/// Runs a plan and prints it, the one way every command does: batches stream to the sink
+/// as they come (the table view prints at the end) with the progress line while rows are
+/// coming, and `watch` sees each batch (`check` looks for a crossed threshold). Returns
+/// the row count.
+pub async fn print_plan(
+    engine: &Engine,
+    plan: LogicalPlan,
+    config: &Config,
+    view: View,
+    watch: &mut (dyn FnMut(&RecordBatch) + Send),
+) -> Result<u64> {
+    let mut stream = engine.execute(plan).await.map_err(explain)?;
+    let mut sink = Sink::open(config, view)?;
+    let ticker = Ticker::start(engine, config);
+    let streamed = async {
+        sink.printer.begin(&stream.schema())?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(explain)?;
+            rows += batch.num_rows() as u64;
+            engine
+                .progress
+                .rows
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            watch(&batch);
+            sink.printer.batch(&batch)?;
+        }
+        Ok::<_, anyhow::Error>(rows)
+    }
+    .await;
+    ticker.stop();
+    let printed = streamed.and_then(|rows| {
+        sink.printer.finish()?;
+        Ok(rows)
+    });
+    sink.close(printed)
+}
