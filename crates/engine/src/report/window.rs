@@ -19,7 +19,7 @@ pub struct TimeWindow {
 const TIME_EXAMPLES: &str = "a date like 2024-11-01 or a time like 2024-11-01T09:30:00Z";
 
 /// `2024-11-01` (the start of that UTC day) or an RFC 3339 time.
-pub fn parse_start(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_start(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)));
     }
@@ -30,7 +30,7 @@ pub fn parse_start(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// As `parse_start`, but a date means the END of that day: `--to 2024-11-30` includes
 /// the whole of November 30th.
-pub fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)) + Duration::days(1));
     }
@@ -38,7 +38,7 @@ pub fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// `90m`, `24h`, `7d`, `2w`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad =
         || format!("`{text}` is not a duration: use a number and a unit, like 90m, 24h, 7d or 2w");
     let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;

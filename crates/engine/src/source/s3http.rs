@@ -228,7 +228,7 @@ fn describe_xml_error(body: &[u8], e: &quick_xml::Error) -> String {
 }
 
 /// Checks that `body` is a whole `ListBucketResult` (see the module comment).
-pub fn check_listing(body: &[u8], status: u16) -> Result<CheckedListing, String> {
+pub(crate) fn check_listing(body: &[u8], status: u16) -> Result<CheckedListing, String> {
     if body.trim_ascii().is_empty() {
         return Err("the body is empty".into());
     }

@@ -219,7 +219,12 @@ fn parse_time_format(format: &str, whole: &str) -> Result<Vec<Token>, LayoutErro
 }
 
 impl FirehoseLayout {
-    pub fn parse(expression: &str) -> Result<Self, LayoutError> {
+    pub fn parse(expression: &str) -> crate::Result<Self> {
+        FirehoseLayout::read(expression).map_err(crate::Error::Layout)
+    }
+
+    /// `parse`, with the refusal as it is made: which part, and why.
+    fn read(expression: &str) -> Result<Self, LayoutError> {
         if !expression.ends_with('/') {
             return Err(refuse(
                 expression,
@@ -480,16 +485,16 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_map_and_says_which_part() {
-        let e = FirehoseLayout::parse("x/!{firehose:random-string}/").unwrap_err();
+        let e = FirehoseLayout::read("x/!{firehose:random-string}/").unwrap_err();
         assert_eq!(e.part, "!{firehose:random-string}");
-        let e = FirehoseLayout::parse("x/!{timestamp:yyyy/MM}/").unwrap_err();
+        let e = FirehoseLayout::read("x/!{timestamp:yyyy/MM}/").unwrap_err();
         assert!(e.why.contains("dd"), "{e}");
-        let e = FirehoseLayout::parse("x/!{timestamp:yyyy-ww}/").unwrap_err();
+        let e = FirehoseLayout::read("x/!{timestamp:yyyy-ww}/").unwrap_err();
         assert!(e.why.contains("`ww`"), "{e}");
-        let e = FirehoseLayout::parse("x/!{partitionKeyFromQuery:EventType}").unwrap_err();
+        let e = FirehoseLayout::read("x/!{partitionKeyFromQuery:EventType}").unwrap_err();
         assert!(e.why.contains("end with '/'"), "{e}");
         assert!(
-            FirehoseLayout::parse("x/!{nope:a}/")
+            FirehoseLayout::read("x/!{nope:a}/")
                 .unwrap_err()
                 .why
                 .contains("nope")
