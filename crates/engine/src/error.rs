@@ -12,7 +12,6 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
 use crate::table::diagnostics::Problem;
-use crate::table::layout::LayoutError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -74,6 +73,21 @@ pub enum WindowError {
         to: String,
     },
 }
+
+/// Why an expression was refused; names the part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutError {
+    pub part: String,
+    pub why: String,
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot use layout part `{}`: {}", self.part, self.why)
+    }
+}
+
+impl std::error::Error for LayoutError {}
 
 impl fmt::Display for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

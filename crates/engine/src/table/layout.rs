@@ -7,7 +7,8 @@
 //! list is `listing.rs`'s business.
 
 use std::collections::BTreeMap;
-use std::fmt;
+
+use crate::error::{Error, LayoutError};
 
 /// The default: what AWS's reference set-up deploys.
 pub const DEFAULT_LAYOUT: &str =
@@ -134,21 +135,6 @@ pub struct FirehoseLayout {
     pub segments: Vec<Segment>,
 }
 
-/// Why an expression was refused; names the part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayoutError {
-    pub part: String,
-    pub why: String,
-}
-
-impl fmt::Display for LayoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot use layout part `{}`: {}", self.part, self.why)
-    }
-}
-
-impl std::error::Error for LayoutError {}
-
 fn refuse(part: &str, why: impl Into<String>) -> LayoutError {
     LayoutError {
         part: part.to_string(),
@@ -219,8 +205,8 @@ fn parse_time_format(format: &str, whole: &str) -> Result<Vec<Token>, LayoutErro
 }
 
 impl FirehoseLayout {
-    pub fn parse(expression: &str) -> crate::Result<Self> {
-        FirehoseLayout::read(expression).map_err(crate::Error::Layout)
+    pub fn parse(expression: &str) -> crate::error::Result<Self> {
+        FirehoseLayout::read(expression).map_err(Error::Layout)
     }
 
     /// `parse`, with the refusal as it is made: which part, and why.
