@@ -45,5 +45,5 @@ pub fn run(args: &Args, config: &Config) -> Result<ExitCode> {
     let ddl = seslog_engine::ddl::create_table(&config.layout, &url, &args.table, &args.first_day)
         .map_err(explain)?;
     std::io::stdout().lock().write_all(ddl.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }

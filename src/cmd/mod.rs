@@ -104,7 +104,7 @@ pub fn run(cli: Cli, origins: &ArgOrigins) -> Result<ExitCode> {
         Command::Completions { shell } => return completions(*shell),
         Command::Man => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(ExitCode::from(crate::exit::SUCCESS));
         }
         _ => {}
     }
@@ -142,7 +142,7 @@ fn completions(shell: Shell) -> Result<ExitCode> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "seslog", &mut script);
     std::io::stdout().lock().write_all(&script)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }
 
 async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> {
@@ -171,7 +171,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::Config => {
             let mut out = std::io::stdout().lock();
             output::print_settings(&config.settings, &mut out)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(crate::exit::SUCCESS))
         }
         Command::AthenaDdl(args) => ddl::run(&args, config),
         Command::Completions { .. } | Command::Man => {

@@ -220,7 +220,7 @@ pub fn list(_args: ReportsArgs, config: &Config) -> Result<ExitCode> {
     let reports = report::catalog(&config.query_dirs).map_err(explain)?;
     let mut out = std::io::stdout().lock();
     output::print_reports(&reports, &mut out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }
 
 /// A report's plan with its window and parameters bound, ready to execute on `engine`.
@@ -272,7 +272,7 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
     if over {
         return Ok(ExitCode::from(crate::exit::THRESHOLD_CROSSED));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }
 
 fn resolve_window(args: &WindowArgs, span: Duration, config: &Config) -> Result<TimeWindow> {

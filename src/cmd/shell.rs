@@ -253,7 +253,7 @@ pub async fn run(_args: Args, config: &Config) -> Result<ExitCode> {
         }
         let _ = editor.save_history(path);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(crate::exit::SUCCESS))
 }
 
 /// A backslash command; `false` means quit.

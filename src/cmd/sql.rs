@@ -69,7 +69,7 @@ pub async fn run(args: Args, config: &Config) -> Result<ExitCode> {
         }
     }
     query::report_after(&engine, config, rows, started.elapsed())?;
-    result.map(|()| ExitCode::SUCCESS)
+    result.map(|()| ExitCode::from(crate::exit::SUCCESS))
 }
 
 /// Plans one statement and streams its result out.
