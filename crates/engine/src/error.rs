@@ -159,12 +159,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<LayoutError> for Error {
-    fn from(e: LayoutError) -> Self {
-        Error::Layout(e)
-    }
-}
-
 impl From<WindowError> for Error {
     fn from(e: WindowError) -> Self {
         Error::Window(e)

@@ -66,11 +66,6 @@ impl Problem {
         }
     }
 
-    pub fn with_choice(mut self, choice: Choice) -> Self {
-        self.choice = Some(choice);
-        self
-    }
-
     /// What went wrong where, without the setting that decided the outcome.
     pub fn summary(&self) -> String {
         let what = match self.kind {
