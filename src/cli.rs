@@ -99,6 +99,20 @@ pub struct GlobalArgs {
     )]
     pub s3_retries: usize,
 
+    /// Where objects fetched from S3 are kept, to be read from disk next time (default:
+    /// $XDG_CACHE_HOME/seslog, else ~/.cache/seslog). Local sources are never cached.
+    #[arg(long, env = "SESLOG_CACHE_DIR", global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Fetch every object from S3, and keep nothing in the cache.
+    #[arg(long, env = "SESLOG_NO_CACHE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_cache: bool,
+
+    /// Answer from the cache alone, without any request to S3 (not even a listing); a query
+    /// that needs something the cache does not hold fails, naming it.
+    #[arg(long, env = "SESLOG_OFFLINE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub offline: bool,
+
     /// Print rows, requests made, bytes read and time taken to stderr after the query.
     #[arg(long, global = true)]
     pub stats: bool,
@@ -157,6 +171,7 @@ impl ArgOrigins {
             ("format", "--format", ""),
             ("queries", "--queries", "SESLOG_QUERIES"),
             ("config", "--config", "SESLOG_CONFIG"),
+            ("cache_dir", "--cache-dir", "SESLOG_CACHE_DIR"),
         ] {
             let origin = match matches.value_source(id) {
                 Some(clap::parser::ValueSource::CommandLine) => flag.to_string(),

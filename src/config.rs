@@ -14,7 +14,7 @@ use clap::ValueEnum;
 use crate::cli::{ArgOrigins, ColorArg, GlobalArgs};
 use crate::output::{Format, PrintOptions, ProgressMode};
 use crate::settings::{self, FileConfig, NamedSource, Setting};
-use seslog_engine::source::{Location, S3Settings};
+use seslog_engine::source::{CacheSettings, Location, S3Settings};
 use seslog_engine::table::decode::Tolerance;
 use seslog_engine::table::layout::{DEFAULT_LAYOUT, FirehoseLayout};
 
@@ -34,6 +34,10 @@ pub struct Config {
     pub stats: bool,
     /// Where users' own reports are: `--queries DIR`, then `~/.config/seslog/queries/`.
     pub query_dirs: Vec<PathBuf>,
+    /// Where objects fetched from S3 are kept, if anywhere.
+    pub cache: CachePlan,
+    /// `--offline`: answer from the cache alone.
+    pub offline: bool,
     /// "Now", decided once, for windows like `--since 24h`.
     pub now: DateTime<Utc>,
     /// Every setting with where it came from, for `seslog config`.
@@ -56,6 +60,7 @@ impl Config {
         let terminal = Terminal::detect();
         let format = format(cli, &layers, &terminal, &mut shown)?;
         let print = print_options(cli, &terminal);
+        let cache = cache_plan(cli, &layers, &mut shown)?;
         let query_dirs = query_dirs(cli.queries.as_deref());
         shown.push(queries_setting(&query_dirs, origins));
         shown.push(layers.file_setting());
@@ -72,6 +77,8 @@ impl Config {
             },
             prefilter: !cli.no_prefilter,
             stats: cli.stats,
+            cache,
+            offline: cli.offline,
             query_dirs,
             now: Utc::now(),
             settings: shown,
@@ -277,7 +284,84 @@ fn s3_settings(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> R
         profile: not_from_aws_env(&profile),
         timeout: std::time::Duration::from_secs_f64(cli.s3_timeout),
         retries: cli.s3_retries,
+        // Opened by `query::open_engine`, for an S3 source only.
+        cache: None,
+        offline: cli.offline,
     })
+}
+
+/// The object cache as configured: where, how large, and whether the user named the place
+/// (a cache the user named must work; the default one is skipped with a warning if not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachePlan {
+    Off,
+    At {
+        settings: CacheSettings,
+        /// Where the directory came from, when the user gave it (`--cache-dir`, ...).
+        named_by: Option<String>,
+    },
+}
+
+/// `--no-cache`; else `--cache-dir`/`SESLOG_CACHE_DIR`, the config file's `cache_dir`, the
+/// XDG cache directory; the cap from `cache_max_size`.
+fn cache_plan(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<CachePlan> {
+    let max_bytes = match &layers.data.cache_max_size {
+        Some(size) => size
+            .bytes()
+            .with_context(|| layers.in_file("cache_max_size"))?,
+        None => seslog_engine::source::cache::DEFAULT_MAX_BYTES,
+    };
+    let named = match (&cli.cache_dir, &layers.data.cache_dir) {
+        (Some(dir), _) => Some((dir.clone(), layers.flag("cache_dir"))),
+        (None, Some(dir)) => Some((dir.clone(), layers.in_file("cache_dir"))),
+        (None, None) => None,
+    };
+    let (plan, value, origin) = match (cli.no_cache, named) {
+        (true, _) => (CachePlan::Off, String::new(), "--no-cache".to_string()),
+        (false, Some((dir, origin))) => (
+            CachePlan::At {
+                settings: CacheSettings {
+                    dir: dir.clone(),
+                    max_bytes,
+                },
+                named_by: Some(origin.clone()),
+            },
+            dir.display().to_string(),
+            origin,
+        ),
+        (false, None) => match settings::default_cache_dir() {
+            Some(dir) => (
+                CachePlan::At {
+                    settings: CacheSettings {
+                        dir: dir.clone(),
+                        max_bytes,
+                    },
+                    named_by: None,
+                },
+                dir.display().to_string(),
+                "default".to_string(),
+            ),
+            None => (
+                CachePlan::Off,
+                String::new(),
+                "default (no HOME or XDG_CACHE_HOME)".to_string(),
+            ),
+        },
+    };
+    shown.push(Setting {
+        key: "cache_dir",
+        value,
+        origin,
+    });
+    shown.push(Setting {
+        key: "cache_max_size",
+        value: max_bytes.to_string(),
+        origin: match layers.data.cache_max_size {
+            Some(_) => layers.in_file("cache_max_size"),
+            None => "default".into(),
+        },
+    });
+    Ok(plan)
 }
 
 /// What the terminal looks like, asked once.

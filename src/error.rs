@@ -47,6 +47,10 @@ pub fn explain(e: impl Into<Error>) -> anyhow::Error {
         )),
         Error::FirstDay(day) => usage(format!("--first-day {day:?} is not a day like 2024/01/31")),
         e @ (Error::Param(_) | Error::Projection(_)) => usage(e.to_string()),
+        Error::Offline { what } => anyhow!(
+            "--offline: {what} is not in the cache (run the query once without --offline to \
+             cache what it reads)"
+        ),
         e @ Error::ReadOnly => anyhow!(
             "{e}; to export a result, use --output FILE (csv, tsv, json, ndjson or parquet) or \
              --format"

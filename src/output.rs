@@ -592,10 +592,13 @@ pub fn report_stats(
 ) -> std::io::Result<()> {
     writeln!(
         err,
-        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} elapsed={:.3}s athena_would_bill_usd={:.6}",
+        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} get_requests={} cached_objects={} cached_listings={} elapsed={:.3}s athena_would_bill_usd={:.6}",
         counters.lists(),
-        counters.gets(),
+        counters.objects(),
         counters.bytes(),
+        counters.gets(),
+        counters.cached_objects(),
+        counters.cached_listings(),
         elapsed.as_secs_f64(),
         athena_cost_usd(counters.bytes())
     )

@@ -12,10 +12,11 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
 use seslog_engine::engine::Engine;
-use seslog_engine::source::Source;
+use seslog_engine::source::{Location, ObjectCache, Source};
 use seslog_engine::table::diagnostics::Progress;
+use std::io::Write;
 
-use crate::config::Config;
+use crate::config::{CachePlan, Config};
 use crate::error::UsageError;
 use crate::output::{self, ProgressMode, View};
 use crate::sink::Sink;
@@ -28,7 +29,12 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
                 .into(),
         )
     })?;
-    let source = Source::open(location, &config.s3).await?;
+    let mut s3 = config.s3.clone();
+    if matches!(location, Location::S3 { .. }) {
+        s3.cache = open_cache(config)?;
+    }
+    s3.offline = config.offline;
+    let source = Source::open(location, &s3).await?;
     Ok(Engine::new(
         source,
         config.layout.clone(),
@@ -37,10 +43,48 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
     )?)
 }
 
+/// The object cache for an S3 source. One the user named must open; the default one that
+/// cannot (a read-only home) is skipped with a warning, except offline, which needs it.
+pub fn open_cache(config: &Config) -> Result<Option<Arc<ObjectCache>>> {
+    let CachePlan::At { settings, named_by } = &config.cache else {
+        if config.offline {
+            return Err(UsageError(
+                "--offline reads the cache: it cannot go with --no-cache".into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    match ObjectCache::open(settings) {
+        Ok(cache) => Ok(Some(Arc::new(cache))),
+        Err(e) => {
+            let dir = settings.dir.display();
+            match named_by {
+                Some(origin) => Err(anyhow::anyhow!(
+                    "the cache directory {dir} (from {origin}) cannot be used: {e}"
+                )),
+                None if config.offline => Err(anyhow::anyhow!(
+                    "--offline: the cache directory {dir} cannot be used: {e}"
+                )),
+                None => {
+                    eprintln!(
+                        "seslog: warning: the cache directory {dir} cannot be used ({e}); \
+                         objects are fetched from S3 every time (set --cache-dir, or --no-cache)"
+                    );
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
 /// After a query: names every skipped record and damaged object on stderr, then the
 /// stats when asked.
 pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Duration) -> Result<()> {
     let stderr = &mut std::io::stderr().lock();
+    for notice in engine.source.notices() {
+        writeln!(stderr, "seslog: note: {notice}")?;
+    }
     output::report_problems(&engine.diagnostics, stderr)?;
     if config.stats {
         output::report_stats(&engine.source.counters, rows, elapsed, stderr)?;

@@ -26,8 +26,59 @@ pub struct FileConfig {
     pub default_source: Option<String>,
     pub format: Option<String>,
     pub layout: Option<String>,
+    /// Where objects fetched from S3 are kept (`--cache-dir`).
+    pub cache_dir: Option<PathBuf>,
+    /// How large the cache may grow: bytes, or a size like "4GB", "500MB".
+    pub cache_max_size: Option<Size>,
     #[serde(default)]
     pub sources: BTreeMap<String, NamedSource>,
+}
+
+/// A size in the config file: a number of bytes or text with a unit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Size {
+    /// Bytes: `1048576`, `"4GB"`, `"500 MB"`, `"2GiB"` (units of 1000 and of 1024 both taken).
+    pub fn bytes(&self) -> Result<u64> {
+        let text = match self {
+            Size::Bytes(n) => return Ok(*n),
+            Size::Text(t) => t.trim(),
+        };
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            "t" | "tb" => 1_000_000_000_000,
+            "tib" => 1 << 40,
+            _ => return Err(anyhow!("{text:?} is not a size like 4GB or 500MB")),
+        };
+        match number.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Ok((n * scale as f64) as u64),
+            _ => Err(anyhow!("{text:?} is not a size like 4GB or 500MB")),
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/seslog` when absolute, else `~/.cache/seslog`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("seslog"))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,4 +157,22 @@ pub struct Setting {
     pub key: &'static str,
     pub value: String,
     pub origin: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_or_without_units() {
+        let size = |t: &str| Size::Text(t.into()).bytes().ok();
+        assert_eq!(Size::Bytes(12).bytes().unwrap(), 12);
+        assert_eq!(size("4GB"), Some(4_000_000_000));
+        assert_eq!(size("500 MB"), Some(500_000_000));
+        assert_eq!(size("2GiB"), Some(2 << 30));
+        assert_eq!(size("1.5g"), Some(1_500_000_000));
+        assert_eq!(size("100"), Some(100));
+        assert_eq!(size("4 parsecs"), None);
+        assert_eq!(size("GB"), None);
+    }
 }

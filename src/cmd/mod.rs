@@ -4,6 +4,7 @@
 //! bottom: args -> source -> table -> query -> print (the steps they share are `query`'s).
 //! Nothing below imports this file.
 
+pub mod cache;
 pub mod ddl;
 pub mod report;
 pub mod shell;
@@ -96,6 +97,7 @@ pub enum Command {
     ///
     /// Example: seslog --layout 'partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/' athena-ddl --bucket s3://my-ses-logs/
     AthenaDdl(ddl::Args),
+    Cache(cache::Args),
 }
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
@@ -174,6 +176,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
             Ok(ExitCode::from(crate::exit::SUCCESS))
         }
         Command::AthenaDdl(args) => ddl::run(&args, config),
+        Command::Cache(args) => cache::run(&args, config),
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }

@@ -15,6 +15,8 @@ mod trust;
 // The same table on S3, and S3 misbehaving.
 mod s3;
 mod s3_faults;
+// The local cache of S3 objects and listings, and `--offline`.
+mod cache;
 // Lookups by recipient and message id, with the prefilter on and off.
 mod lookup;
 // The canned reports.

@@ -262,6 +262,7 @@ fn every_command_has_help_with_an_example() {
         "completions",
         "man",
         "config",
+        "cache",
     ] {
         let out = run(&[command.into(), "--help".into()], None, &[]).ok();
         assert!(
@@ -368,14 +369,7 @@ fn named_sources_from_the_config_file_with_flags_first() {
         )],
     )
     .ok();
-    let line = |key: &str| {
-        shown
-            .stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{key} ")))
-            .unwrap_or_else(|| panic!("{key}: {}", shown.stdout))
-            .to_string()
-    };
+    let line = |key: &str| shown.setting(key);
     assert!(
         line("source").contains(&w.source())
             && line("source").contains("[sources.prod] url")

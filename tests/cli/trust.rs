@@ -469,6 +469,28 @@ fn unreadable_keys_on_s3_are_skipped_and_named() {
     ] {
         assert!(warnings.iter().any(|l| l.ends_with(&expected)), "{expected}\n{}", out.stderr);
     }
+    // With the object cache, a second run names them again: no listing that left a name
+    // out is kept, so the names are never left out silently.
+    let cache = w.path().join("cache").display().to_string();
+    let mut env = server.env();
+    env.push(("SESLOG_NO_CACHE", "false".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args: Vec<String> = [
+        "--source",
+        "s3://bucket",
+        "--cache-dir",
+        &cache,
+        "sql",
+        COUNT,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let first = util::run(&args, None, &env).ok();
+    let again = util::run(&args, None, &env).ok();
+    assert_eq!(again.stdout, out.stdout);
+    assert_eq!(again.warnings(), first.warnings());
+    assert_eq!(again.warnings(), warnings);
 }
 
 #[test]

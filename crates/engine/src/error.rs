@@ -31,6 +31,9 @@ pub enum Error {
     /// An object that could not be read whole: the request failed, or what arrived is not
     /// the object the listing named.
     Read { object: String, why: String },
+    /// Offline, something the query needs is not in the cache: `what` names it (an object,
+    /// a folder's listing).
+    Offline { what: String },
     /// A record or an object a strict scan may not skip.
     Strict { problem: Box<Problem>, unit: Unit },
     /// A bound of a report's time window.
@@ -133,6 +136,11 @@ impl fmt::Display for Error {
             ),
             Error::List { folder, why } => write!(f, "listing {folder}: {why}"),
             Error::Read { object, why } => write!(f, "reading {object}: {why}"),
+            Error::Offline { what } => write!(
+                f,
+                "{what} is not in the cache, and nothing is fetched offline (run the query once \
+                 online to cache what it reads)"
+            ),
             Error::Strict { problem, unit } => {
                 write!(f, "{problem} (strict: no {unit} may be skipped)")
             }

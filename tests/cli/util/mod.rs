@@ -135,6 +135,9 @@ pub fn command(args: &[String], stdin: bool, env: &[(&str, &str)]) -> Command {
             "/nonexistent-seslog-test-home/credentials",
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Each run fetches what it reads, as if for the first time (tests of the cache
+        // turn it back on, with a directory of their own).
+        .env("SESLOG_NO_CACHE", "1")
         .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -201,6 +204,15 @@ impl Output {
     }
 
     /// A figure from the `--stats` line, e.g. `stat("list_requests")`.
+    /// The line of `seslog config` for `key`.
+    pub fn setting(&self, key: &str) -> String {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key}: {}", self.stdout))
+            .to_string()
+    }
+
     pub fn stat(&self, key: &str) -> u64 {
         let line = self
             .stderr

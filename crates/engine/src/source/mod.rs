@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use bytes::Bytes;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::path::Path;
@@ -28,10 +29,12 @@ use tokio::sync::Mutex;
 
 use crate::error::{Error, Result};
 
+pub mod cache;
 pub mod localfs;
 pub mod rejected;
 pub mod s3http;
 
+pub use cache::{CacheSettings, ObjectCache};
 use localfs::LocalTree;
 pub use rejected::RejectedNames;
 use s3http::{GuardedConnector, S3Fault};
@@ -198,6 +201,10 @@ pub struct S3Settings {
     pub timeout: Duration,
     /// How often a failed request (a 5xx, a reset, a malformed or short answer) is retried.
     pub retries: usize,
+    /// Where objects and listings fetched from S3 are kept (`None`: fetched every time).
+    pub cache: Option<Arc<ObjectCache>>,
+    /// Answer from the cache alone: no request of any kind, not even for credentials.
+    pub offline: bool,
 }
 
 impl Default for S3Settings {
@@ -208,6 +215,8 @@ impl Default for S3Settings {
             profile: None,
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,
+            cache: None,
+            offline: false,
         }
     }
 }
@@ -223,6 +232,11 @@ pub struct Counters {
     pub list_requests: AtomicU64,
     pub get_requests: AtomicU64,
     pub bytes_read: AtomicU64,
+    /// Objects (and their bytes) read from the local cache instead of a GET.
+    pub cached_objects: AtomicU64,
+    pub cached_bytes: AtomicU64,
+    /// Folder listings taken from the local cache instead of a LIST.
+    pub cached_listings: AtomicU64,
 }
 
 impl Counters {
@@ -232,8 +246,19 @@ impl Counters {
     pub fn gets(&self) -> u64 {
         self.get_requests.load(Ordering::Relaxed)
     }
+    /// Bytes of the objects read, fetched or from the cache.
     pub fn bytes(&self) -> u64 {
-        self.bytes_read.load(Ordering::Relaxed)
+        self.bytes_read.load(Ordering::Relaxed) + self.cached_bytes.load(Ordering::Relaxed)
+    }
+    /// Objects read, fetched or from the cache.
+    pub fn objects(&self) -> u64 {
+        self.gets() + self.cached_objects.load(Ordering::Relaxed)
+    }
+    pub fn cached_objects(&self) -> u64 {
+        self.cached_objects.load(Ordering::Relaxed)
+    }
+    pub fn cached_listings(&self) -> u64 {
+        self.cached_listings.load(Ordering::Relaxed)
     }
 }
 
@@ -253,6 +278,13 @@ pub struct Source {
     pub rejected: RejectedNames,
     /// How often to retry an object whose body does not match its listing.
     pub retries: usize,
+    /// The local copy of an S3 source's objects and listings, if one is used.
+    pub cache: Option<Arc<ObjectCache>>,
+    /// No requests: everything comes from `cache`, or the query fails naming what is not.
+    pub offline: bool,
+    /// Things the user should know about the answer that are not problems with the data
+    /// (a listing used offline that may since have changed), for the front end to print.
+    pub notices: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Source {
@@ -281,21 +313,34 @@ impl Source {
                     credential_source: CredentialSource::default(),
                     rejected,
                     retries: s3.retries,
+                    cache: None,
+                    offline: s3.offline,
+                    notices: Default::default(),
                 })
             }
             Location::S3 { bucket, prefix } => {
-                let (builder, credential_source) = s3_builder(bucket, s3).await;
-                let inner = builder
-                    .with_http_connector(GuardedConnector {
-                        timeout: s3.timeout,
-                        rejected: rejected.clone(),
-                    })
-                    .build()
-                    .map_err(|e| failed(&e))?;
+                let (inner, credential_source): (Arc<dyn ObjectStore>, _) = if s3.offline {
+                    if s3.cache.is_none() {
+                        return Err(Error::Source(format!(
+                            "s3://{bucket} cannot be read offline without the object cache"
+                        )));
+                    }
+                    (Arc::new(OfflineStore), CredentialSource::default())
+                } else {
+                    let (builder, credential_source) = s3_builder(bucket, s3).await;
+                    let store = builder
+                        .with_http_connector(GuardedConnector {
+                            timeout: s3.timeout,
+                            rejected: rejected.clone(),
+                        })
+                        .build()
+                        .map_err(|e| failed(&e))?;
+                    (Arc::new(store), credential_source)
+                };
                 Ok(Source {
                     url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
                     store: Arc::new(CountingStore {
-                        inner: Arc::new(inner),
+                        inner,
                         counters: counters.clone(),
                     }),
                     root: Path::parse(prefix).map_err(|e| failed(&e))?,
@@ -304,6 +349,9 @@ impl Source {
                     credential_source,
                     rejected,
                     retries: s3.retries,
+                    cache: s3.cache.clone(),
+                    offline: s3.offline,
+                    notices: Default::default(),
                 })
             }
         }
@@ -327,6 +375,25 @@ impl Source {
             }
             _ => text,
         }
+    }
+
+    /// The bucket, for an S3 source.
+    pub fn bucket(&self) -> Option<&str> {
+        match &self.location {
+            Location::S3 { bucket, .. } => Some(bucket),
+            Location::Local(_) => None,
+        }
+    }
+
+    /// Notes a fact about the answer for the front end to print once.
+    pub fn notice(&self, text: String) {
+        self.notices.lock().expect("notices lock").insert(text);
+    }
+
+    /// The notices so far, in order.
+    pub fn notices(&self) -> Vec<String> {
+        let notices = self.notices.lock().expect("notices lock");
+        notices.iter().cloned().collect()
     }
 
     /// The user-facing name of an object or folder left out of a listing.
@@ -445,6 +512,66 @@ impl CredentialProvider for AwsChain {
         *cached = Some((Arc::clone(&cred), creds.expiry()));
         *self.source_name.lock().expect("credential source lock") = provider_name(&creds);
         Ok(cred)
+    }
+}
+
+/// The store of an S3 source read offline: every request is refused (the cache answers
+/// before any reaches it; one that does is a bug, and fails rather than goes out).
+#[derive(Debug)]
+struct OfflineStore;
+
+impl fmt::Display for OfflineStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Offline")
+    }
+}
+
+fn offline_refusal() -> object_store::Error {
+    object_store::Error::NotSupported {
+        source: "no requests are made offline".into(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for OfflineStore {
+    async fn put_opts(
+        &self,
+        _: &Path,
+        _: PutPayload,
+        _: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        Err(offline_refusal())
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _: &Path,
+        _: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        Err(offline_refusal())
+    }
+
+    async fn get_opts(&self, _: &Path, _: GetOptions) -> object_store::Result<GetResult> {
+        Err(offline_refusal())
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        locations.map(|_| Err(offline_refusal())).boxed()
+    }
+
+    fn list(&self, _: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        futures::stream::once(async { Err(offline_refusal()) }).boxed()
+    }
+
+    async fn list_with_delimiter(&self, _: Option<&Path>) -> object_store::Result<ListResult> {
+        Err(offline_refusal())
+    }
+
+    async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> object_store::Result<()> {
+        Err(offline_refusal())
     }
 }
 

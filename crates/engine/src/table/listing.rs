@@ -11,13 +11,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Duration, NaiveDate};
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore};
+use object_store::{ListResult, ObjectMeta, ObjectStore};
 
 use crate::error::Error;
 use crate::source::Source;
@@ -224,6 +226,81 @@ fn listing_error(source: &Source, prefix: &Path, e: &object_store::Error) -> Dat
     .into()
 }
 
+/// When the time a folder's objects are named by ends: the end of its year, month, day or
+/// hour, as far as its path (and its parents') pins it down; `None` for a folder not
+/// bounded in time (an event type's), which can always gain objects.
+fn closes_at(values: &Assignment) -> Option<DateTime<Utc>> {
+    let part = |p| values.get(&Var::Time(p))?.parse::<u32>().ok();
+    let year = i32::try_from(part(TimePart::Year)?).ok()?;
+    let start = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1);
+    let end = match (part(TimePart::Month), part(TimePart::Day)) {
+        (None, _) => start(year + 1, 1)?.and_hms_opt(0, 0, 0)?,
+        (Some(12), None) => start(year + 1, 1)?.and_hms_opt(0, 0, 0)?,
+        (Some(m), None) => start(year, m + 1)?.and_hms_opt(0, 0, 0)?,
+        (Some(m), Some(d)) => {
+            let day = NaiveDate::from_ymd_opt(year, m, d)?;
+            match part(TimePart::Hour) {
+                Some(h) => day.and_hms_opt(h, 0, 0)? + Duration::hours(1),
+                None => day.succ_opt()?.and_hms_opt(0, 0, 0)?,
+            }
+        }
+    };
+    Some(end.and_utc())
+}
+
+/// One folder's listing (delimited): from the cache when the folder can no longer change
+/// since it was cached, or when offline; else a LIST, cached for next time.
+async fn list_folder(store: &dyn ObjectStore, source: &Source, leaf: &Leaf) -> Result<ListResult> {
+    let prefix = &leaf.prefix;
+    let cache = source.cache.as_deref().zip(source.bucket());
+    if let Some((cache, bucket)) = cache
+        && let Some(cached) = cache.get_listing(bucket, prefix)
+    {
+        let closes_at = closes_at(&leaf.values);
+        let settled = cached.is_final(closes_at);
+        if settled || source.offline {
+            if !settled {
+                source.notice(format!(
+                    "offline: {} as listed at {} (it could still gain objects then)",
+                    source.location.folder_name(prefix),
+                    cached.fetched_at.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            source
+                .counters
+                .cached_listings
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(cached.listing);
+        }
+    }
+    if source.offline {
+        return Err(Error::Offline {
+            what: format!("the listing of {}", source.location.folder_name(prefix)),
+        }
+        .into());
+    }
+    let fetched_at = Utc::now();
+    let listed = store
+        .list_with_delimiter(Some(prefix))
+        .await
+        .map_err(|e| listing_error(source, prefix, &e))?;
+    // A name left out of a listing is named by the scan of the run that listed it: a
+    // listing kept from such a run would leave it out silently next time, so none is kept
+    // while any name was left out (conservative: the names are not kept per folder).
+    let left_out = !source
+        .rejected
+        .lock()
+        .expect("rejected names lock")
+        .is_empty();
+    if let Some((cache, bucket)) = cache
+        && !left_out
+    {
+        // A listing that cannot be kept is fetched again next time: slower, not wrong.
+        let _ = cache.put_listing(bucket, prefix, &listed, fetched_at);
+    }
+    Ok(listed)
+}
+
 /// A folder reached by the walk, with the values its path assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf {
@@ -381,10 +458,7 @@ pub async fn find_leaves(
                     match enumerate(seg, &leaf.values, constraints, days) {
                         Some(candidates) => candidates,
                         None => {
-                            let listed = store
-                                .list_with_delimiter(Some(&leaf.prefix))
-                                .await
-                                .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
+                            let listed = list_folder(store, source, &leaf).await?;
                             if Some(level) == first_level
                                 && listed.common_prefixes.is_empty()
                                 && listed.objects.is_empty()
@@ -437,10 +511,7 @@ pub async fn list_objects(
 ) -> Result<Vec<(ObjectMeta, Assignment)>> {
     let listed: Vec<Vec<(ObjectMeta, Assignment)>> =
         stream::iter(leaves.into_iter().map(|leaf| async move {
-            let listed = store
-                .list_with_delimiter(Some(&leaf.prefix))
-                .await
-                .map_err(|e| listing_error(source, &leaf.prefix, &e))?;
+            let listed = list_folder(store, source, &leaf).await?;
             Ok::<_, DataFusionError>(
                 listed
                     .objects
@@ -492,6 +563,41 @@ mod tests {
         assert_eq!(c, Constraints::default());
         let c = constraints(&[col("day").gt_eq(lit("2024/11/01"))]);
         assert_eq!(c.days(), None);
+    }
+
+    #[test]
+    fn a_folder_closes_when_its_year_month_day_or_hour_ends() {
+        let at = |parts: &[(TimePart, &str)]| {
+            let values: Assignment = parts
+                .iter()
+                .map(|(p, v)| (Var::Time(*p), v.to_string()))
+                .collect();
+            closes_at(&values).map(|t| t.to_rfc3339())
+        };
+        use TimePart::*;
+        let t = |s: &str| Some(s.to_string());
+        assert_eq!(at(&[(Year, "2024")]), t("2025-01-01T00:00:00+00:00"));
+        assert_eq!(
+            at(&[(Year, "2024"), (Month, "12")]),
+            t("2025-01-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            at(&[(Year, "2024"), (Month, "02")]),
+            t("2024-03-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            at(&[(Year, "2024"), (Month, "02"), (Day, "29")]),
+            t("2024-03-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            at(&[(Year, "2024"), (Month, "11"), (Day, "05"), (Hour, "23")]),
+            t("2024-11-06T00:00:00+00:00")
+        );
+        assert_eq!(at(&[]), None);
+        assert_eq!(at(&[(Year, "2024"), (Month, "13")]), None);
+        let mut key = Assignment::new();
+        key.insert(Var::Key("EventType".into()), "Bounce".into());
+        assert_eq!(closes_at(&key), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::projection::ProjectionExprs;
 use datafusion::physical_plan::{DisplayFormatType, PhysicalExpr};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -208,11 +209,54 @@ impl FileOpener for SesOpener {
     }
 }
 
-/// GETs an object and checks that what arrived is what the listing described: as many
-/// bytes as its size, and the same ETag where both have one. A 200 with a short or empty
-/// body (a proxy, a broken connection that still closed cleanly) is retried, then an
-/// error naming the object: never a short read taken for the whole object.
+/// An object's bytes: from the cache when it holds exactly this object, else a GET (kept in
+/// the cache when there is one). What a GET brings is checked to be what the listing
+/// described: as many bytes as its size, and the same ETag where both have one. A 200
+/// with a short or empty body (a proxy, a broken connection that still closed cleanly) is
+/// retried, then an error naming the object: never a short read taken for the whole
+/// object.
 async fn fetch(
+    store: &dyn ObjectStore,
+    listed: &ObjectMeta,
+    name: &str,
+    settings: &ScanSettings,
+) -> Result<Bytes> {
+    let source = &settings.source;
+    let cache = source
+        .cache
+        .clone()
+        .zip(source.bucket().map(str::to_string));
+    if let Some((cache, bucket)) = cache.clone() {
+        let meta = listed.clone();
+        let cached = tokio::task::spawn_blocking(move || cache.get_object(&bucket, &meta))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        if let Some(bytes) = cached {
+            let counters = &source.counters;
+            counters.cached_objects.fetch_add(1, Ordering::Relaxed);
+            counters
+                .cached_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            return Ok(bytes);
+        }
+    }
+    if source.offline {
+        return Err(Error::Offline {
+            what: name.to_string(),
+        }
+        .into());
+    }
+    let bytes = fetch_checked(store, listed, name, settings).await?;
+    if let Some((cache, bucket)) = cache {
+        // An object that cannot be kept is fetched again next time: slower, not wrong.
+        let (meta, body) = (listed.clone(), bytes.clone());
+        let _ = tokio::task::spawn_blocking(move || cache.put_object(&bucket, &meta, &body)).await;
+    }
+    Ok(bytes)
+}
+
+/// The GET itself, checked against the listing and retried.
+async fn fetch_checked(
     store: &dyn ObjectStore,
     listed: &ObjectMeta,
     name: &str,
