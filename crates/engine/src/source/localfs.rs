@@ -148,7 +148,7 @@ impl Folders {
 }
 
 /// Objects up to this size are read on the task that asks for them, not in the blocking pool.
-const READ_IN_PLACE: u64 = 256 << 10;
+pub(crate) const READ_IN_PLACE: u64 = 256 << 10;
 
 fn read_span(
     file: &mut File,

@@ -228,9 +228,7 @@ async fn fetch(
         .zip(source.bucket().map(str::to_string));
     if let Some((cache, bucket)) = cache.clone() {
         let meta = listed.clone();
-        let cached = tokio::task::spawn_blocking(move || cache.get_object(&bucket, &meta))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let cached = on_disk(listed.size, move || cache.get_object(&bucket, &meta)).await?;
         if let Some(bytes) = cached {
             let counters = &source.counters;
             counters.cached_objects.fetch_add(1, Ordering::Relaxed);
@@ -250,9 +248,24 @@ async fn fetch(
     if let Some((cache, bucket)) = cache {
         // An object that cannot be kept is fetched again next time: slower, not wrong.
         let (meta, body) = (listed.clone(), bytes.clone());
-        let _ = tokio::task::spawn_blocking(move || cache.put_object(&bucket, &meta, &body)).await;
+        let _ = on_disk(listed.size, move || cache.put_object(&bucket, &meta, &body)).await?;
     }
     Ok(bytes)
+}
+
+/// Local disk work for an object of `size` bytes: a small one in place (waking a blocking
+/// thread per object cost more than reading a few KB from the page cache, as in
+/// `localfs`), a large one on the blocking pool.
+async fn on_disk<T: Send + 'static>(
+    size: u64,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    if size <= crate::source::localfs::READ_IN_PLACE {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 /// The GET itself, checked against the listing and retried.
