@@ -238,20 +238,29 @@ def s3_leg(args, data, questions):
         env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET,
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
         bucket = "s3://" + os.path.basename(data)
+        cache = os.path.join(ROOT, "target/bench-cache")
         print()
-        print("| question | seslog, local disk | seslog, S3 on this machine | S3 / local | same rows |")
-        print("|---|---|---|---|---|")
+        print("| question | seslog, local disk | seslog, S3 on this machine | S3 / local | S3 again, from the cache | cached / local | same rows |")
+        print("|---|---|---|---|---|---|---|")
         for q in questions:
             local_cmd = q["seslog"]
             s3_cmd = [bucket if a == data else a for a in local_cmd]
-            local, remote = [], []
+            # Every S3 run fetches everything; then the same with the object cache, once
+            # to fill it (not counted), then counted.
+            fetch_cmd = s3_cmd[:1] + ["--no-cache"] + s3_cmd[1:]
+            cached_cmd = s3_cmd[:1] + ["--cache-dir", cache] + s3_cmd[1:]
+            shutil.rmtree(cache, ignore_errors=True)
+            measure_rss(cached_cmd, env)
+            local, remote, cached = [], [], []
             for _ in range(args.runs):
                 local.append(measure_rss(local_cmd))
-                remote.append(measure_rss(s3_cmd, env))
-            same = rows(local[0][2]) == rows(remote[0][2])
+                remote.append(measure_rss(fetch_cmd, env))
+                cached.append(measure_rss(cached_cmd, env))
+            same = rows(local[0][2]) == rows(remote[0][2]) == rows(cached[0][2])
             l_t = statistics.median(r[0] for r in local)
             r_t = statistics.median(r[0] for r in remote)
-            print(f"| {q['name']} | {l_t:.2f} s | {r_t:.2f} s | {r_t / l_t:.2f}x | {'yes' if same else 'NO'} |")
+            c_t = statistics.median(r[0] for r in cached)
+            print(f"| {q['name']} | {l_t:.2f} s | {r_t:.2f} s | {r_t / l_t:.2f}x | {c_t:.2f} s | {c_t / l_t:.2f}x | {'yes' if same else 'NO'} |")
     finally:
         server.kill()
 
