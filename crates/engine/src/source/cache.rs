@@ -189,18 +189,28 @@ impl ObjectCache {
         if file.bucket != bucket || file.prefix != prefix.as_ref() {
             return None;
         }
+        // Keys are kept as the listing gave them (`Path`'s own form): parsed back as they
+        // are, never encoded again (`Path::from` would turn a `%` or `{` in a key into
+        // another key). One that does not parse makes the listing a miss.
         let objects = file
             .objects
             .into_iter()
-            .map(|o| ObjectMeta {
-                location: ObjectPath::from(o.key),
-                last_modified: DateTime::from_timestamp_micros(o.last_modified).unwrap_or_default(),
-                size: o.size,
-                e_tag: o.e_tag,
-                version: o.version,
+            .map(|o| {
+                Some(ObjectMeta {
+                    location: ObjectPath::parse(o.key).ok()?,
+                    last_modified: DateTime::from_timestamp_micros(o.last_modified)
+                        .unwrap_or_default(),
+                    size: o.size,
+                    e_tag: o.e_tag,
+                    version: o.version,
+                })
             })
-            .collect();
-        let common_prefixes = file.prefixes.into_iter().map(ObjectPath::from).collect();
+            .collect::<Option<_>>()?;
+        let common_prefixes = file
+            .prefixes
+            .into_iter()
+            .map(|p| ObjectPath::parse(p).ok())
+            .collect::<Option<_>>()?;
         Some(CachedListing {
             listing: ListResult {
                 common_prefixes,
@@ -491,6 +501,18 @@ mod tests {
         .unwrap();
         assert!(c.get_listing("b", &prefix).unwrap().is_final(Some(day_end)));
         assert!(c.get_listing("other", &prefix).is_none());
+        // A key with characters object_store keeps percent-encoded comes back as the same key.
+        let odd = ListResult {
+            common_prefixes: vec![ObjectPath::parse("p/a%20b{1}").unwrap()],
+            objects: vec![ObjectMeta {
+                location: ObjectPath::parse("p/x%25y^{z}.gz").unwrap(),
+                ..meta("unused", 3, "\"e\"")
+            }],
+        };
+        c.put_listing("b", &prefix, &odd, day_end).unwrap();
+        let back = c.get_listing("b", &prefix).unwrap().listing;
+        assert_eq!(back.objects, odd.objects);
+        assert_eq!(back.common_prefixes, odd.common_prefixes);
         let cleared = c.clear().unwrap();
         assert_eq!(cleared.listings, 1);
         assert!(c.get_listing("b", &prefix).is_none());
