@@ -113,6 +113,17 @@ pub struct GlobalArgs {
     #[arg(long, env = "SESLOG_OFFLINE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub offline: bool,
 
+    /// The Parquet tier (`seslog compact` makes it): a directory or s3://bucket/prefix.
+    /// Queries read each folder from it where it still holds exactly what the folder's
+    /// objects hold, and the raw objects elsewhere.
+    #[arg(
+        long,
+        env = "SESLOG_PARQUET",
+        global = true,
+        value_name = "DIR|s3://BUCKET[/PREFIX]"
+    )]
+    pub parquet: Option<String>,
+
     /// Print rows, requests made, bytes read and time taken to stderr after the query.
     #[arg(long, global = true)]
     pub stats: bool,
@@ -172,6 +183,7 @@ impl ArgOrigins {
             ("queries", "--queries", "SESLOG_QUERIES"),
             ("config", "--config", "SESLOG_CONFIG"),
             ("cache_dir", "--cache-dir", "SESLOG_CACHE_DIR"),
+            ("parquet", "--parquet", "SESLOG_PARQUET"),
         ] {
             let origin = match matches.value_source(id) {
                 Some(clap::parser::ValueSource::CommandLine) => flag.to_string(),

@@ -38,6 +38,8 @@ pub struct Config {
     pub cache: CachePlan,
     /// `--offline`: answer from the cache alone.
     pub offline: bool,
+    /// The Parquet tier (`--parquet`), if one is used.
+    pub tier: Option<Location>,
     /// "Now", decided once, for windows like `--since 24h`.
     pub now: DateTime<Utc>,
     /// Every setting with where it came from, for `seslog config`.
@@ -61,6 +63,7 @@ impl Config {
         let format = format(cli, &layers, &terminal, &mut shown)?;
         let print = print_options(cli, &terminal);
         let cache = cache_plan(cli, &layers, &mut shown)?;
+        let tier = tier(cli, &layers, location.as_ref(), &mut shown)?;
         let query_dirs = query_dirs(cli.queries.as_deref());
         shown.push(queries_setting(&query_dirs, origins));
         shown.push(layers.file_setting());
@@ -79,6 +82,7 @@ impl Config {
             stats: cli.stats,
             cache,
             offline: cli.offline,
+            tier,
             query_dirs,
             now: Utc::now(),
             settings: shown,
@@ -362,6 +366,53 @@ fn cache_plan(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Re
         },
     });
     Ok(plan)
+}
+
+/// `--parquet`/`SESLOG_PARQUET`, else the named source's `parquet`, else the config file's.
+/// The tier cannot be the source itself: its folders would be the source's.
+fn tier(
+    cli: &GlobalArgs,
+    layers: &Layers,
+    source: Option<&Location>,
+    shown: &mut Vec<Setting>,
+) -> Result<Option<Location>> {
+    let chosen = first(vec![
+        (cli.parquet.clone(), layers.flag("parquet")),
+        (
+            layers.named_field(|n| n.parquet.clone()),
+            layers.section("parquet"),
+        ),
+        (layers.data.parquet.clone(), layers.in_file("parquet")),
+    ]);
+    let (value, origin) = chosen
+        .clone()
+        .unwrap_or_else(|| (String::new(), "default (none)".into()));
+    shown.push(Setting {
+        key: "parquet",
+        value,
+        origin,
+    });
+    let Some((text, origin)) = chosen else {
+        return Ok(None);
+    };
+    let location = Location::parse(&text).map_err(|e| anyhow!("--parquet (from {origin}): {e}"))?;
+    let same = match (&location, source) {
+        (Location::Local(a), Some(Location::Local(b))) => {
+            a == b
+                || a.canonicalize()
+                    .ok()
+                    .is_some_and(|a| b.canonicalize().ok() == Some(a))
+        }
+        (a, Some(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(anyhow!(
+            "--parquet (from {origin}) is the source itself; give the tier a place of its own \
+             (another directory, or another bucket or prefix)"
+        ));
+    }
+    Ok(Some(location))
 }
 
 /// What the terminal looks like, asked once.

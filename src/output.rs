@@ -586,19 +586,43 @@ pub fn athena_cost_usd(bytes: u64) -> f64 {
 /// One line of figures after a query, `key=value` so scripts can read it.
 pub fn report_stats(
     counters: &seslog_engine::source::Counters,
+    tier: Option<&seslog_engine::tier::Tier>,
     rows: u64,
     elapsed: std::time::Duration,
     err: &mut impl Write,
 ) -> std::io::Result<()> {
-    writeln!(
+    write!(
         err,
-        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} get_requests={} cached_objects={} cached_listings={} elapsed={:.3}s athena_would_bill_usd={:.6}",
+        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} get_requests={} cached_objects={} cached_listings={}",
         counters.lists(),
         counters.objects(),
         counters.bytes(),
         counters.gets(),
         counters.cached_objects(),
         counters.cached_listings(),
+    )?;
+    if let Some(tier) = tier {
+        use seslog_engine::tier::TierStats;
+        let s = &tier.stats;
+        let get = TierStats::get;
+        write!(
+            err,
+            " parquet_folders={} raw_folders={} objects_read_beside={} parquet_files={} row_groups_read={}/{} parquet_rows_read={}/{} parquet_bytes_read={}/{}",
+            get(&s.folders),
+            get(&s.folders_raw),
+            get(&s.objects_raw),
+            get(&s.files),
+            get(&s.row_groups_read),
+            get(&s.row_groups),
+            get(&s.rows_read),
+            get(&s.rows),
+            tier.counters.bytes(),
+            get(&s.bytes),
+        )?;
+    }
+    writeln!(
+        err,
+        " elapsed={:.3}s athena_would_bill_usd={:.6}",
         elapsed.as_secs_f64(),
         athena_cost_usd(counters.bytes())
     )

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use seslog_engine::engine::Engine;
 use seslog_engine::source::{Location, ObjectCache, Source};
 use seslog_engine::table::diagnostics::Progress;
+use seslog_engine::tier::Tier;
 use std::io::Write;
 
 use crate::config::{CachePlan, Config};
@@ -23,6 +24,19 @@ use crate::sink::Sink;
 
 /// Opens the source and registers `seslogs` on a fresh engine.
 pub async fn open_engine(config: &Config) -> Result<Engine> {
+    let source = open_source(config).await?;
+    let tier = open_tier(config, &source, false).await?;
+    Ok(Engine::new(
+        source,
+        config.layout.clone(),
+        config.tolerance,
+        config.prefilter,
+        tier,
+    )?)
+}
+
+/// Opens the configured source, with the object cache for S3.
+pub async fn open_source(config: &Config) -> Result<Source> {
     let location = config.location.clone().ok_or_else(|| {
         UsageError(
             "no source: pass --source DIR or --source s3://bucket[/prefix] (or set SESLOG_SOURCE)"
@@ -34,13 +48,30 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
         s3.cache = open_cache(config)?;
     }
     s3.offline = config.offline;
-    let source = Source::open(location, &s3).await?;
-    Ok(Engine::new(
-        source,
-        config.layout.clone(),
-        config.tolerance,
-        config.prefilter,
-    )?)
+    Ok(Source::open(location, &s3).await?)
+}
+
+/// The Parquet tier, when one is configured; `create`: make a local one that is not there
+/// yet (compaction). Offline, a tier on S3 is not read (nothing is fetched): the answer
+/// comes from the cached objects, and a note says so.
+pub async fn open_tier(
+    config: &Config,
+    source: &Source,
+    create: bool,
+) -> Result<Option<Arc<Tier>>> {
+    let Some(location) = &config.tier else {
+        return Ok(None);
+    };
+    if config.offline && matches!(location, Location::S3 { .. }) {
+        source.notice(format!(
+            "offline: the Parquet tier {location} is not read; the answer comes from the cached objects"
+        ));
+        return Ok(None);
+    }
+    let tier = Tier::open(location.clone(), &config.s3, create)
+        .await
+        .map_err(explain)?;
+    Ok(Some(Arc::new(tier)))
 }
 
 /// The object cache for an S3 source. One the user named must open; the default one that
@@ -87,7 +118,13 @@ pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Durati
     }
     output::report_problems(&engine.diagnostics, stderr)?;
     if config.stats {
-        output::report_stats(&engine.source.counters, rows, elapsed, stderr)?;
+        output::report_stats(
+            &engine.source.counters,
+            engine.tier.as_deref(),
+            rows,
+            elapsed,
+            stderr,
+        )?;
     }
     Ok(())
 }
@@ -102,9 +139,9 @@ pub struct Ticker {
 }
 
 impl Ticker {
-    pub fn start(engine: &Engine, config: &Config) -> Ticker {
+    pub fn start(progress: &Arc<Progress>, config: &Config) -> Ticker {
         let mode = config.progress;
-        let progress = engine.progress.clone();
+        let progress = Arc::clone(progress);
         let started = std::time::Instant::now();
         if mode == ProgressMode::Off {
             return Ticker {
@@ -161,7 +198,7 @@ pub async fn print_plan(
 ) -> Result<u64> {
     let mut stream = engine.execute(plan).await.map_err(explain)?;
     let mut sink = Sink::open(config, view)?;
-    let ticker = Ticker::start(engine, config);
+    let ticker = Ticker::start(&engine.progress, config);
     let streamed = async {
         sink.printer.begin(&stream.schema())?;
         let mut rows = 0u64;

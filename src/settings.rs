@@ -11,6 +11,7 @@
 //! layout = "partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/"
 //! region = "us-east-1"
 //! profile = "prod-readonly"
+//! parquet = "/var/lib/seslog/prod-parquet"
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub struct FileConfig {
     pub cache_dir: Option<PathBuf>,
     /// How large the cache may grow: bytes, or a size like "4GB", "500MB".
     pub cache_max_size: Option<Size>,
+    /// The Parquet tier (`--parquet`): a directory or s3://bucket/prefix.
+    pub parquet: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, NamedSource>,
 }
@@ -90,6 +93,8 @@ pub struct NamedSource {
     pub profile: Option<String>,
     pub endpoint: Option<String>,
     pub format: Option<String>,
+    /// This source's Parquet tier.
+    pub parquet: Option<String>,
 }
 
 /// A config file as read, with its path for messages.

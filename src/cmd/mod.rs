@@ -5,6 +5,7 @@
 //! Nothing below imports this file.
 
 pub mod cache;
+pub mod compact;
 pub mod ddl;
 pub mod report;
 pub mod shell;
@@ -98,6 +99,7 @@ pub enum Command {
     /// Example: seslog --layout 'partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/' athena-ddl --bucket s3://my-ses-logs/
     AthenaDdl(ddl::Args),
     Cache(cache::Args),
+    Compact(compact::Args),
 }
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
@@ -177,6 +179,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         }
         Command::AthenaDdl(args) => ddl::run(&args, config),
         Command::Cache(args) => cache::run(&args, config),
+        Command::Compact(args) => compact::run(args, config).await,
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }

@@ -21,6 +21,7 @@ use crate::table::SesLogTable;
 use crate::table::layout::FirehoseLayout;
 use crate::table::nested::ReadPaths;
 use crate::table::scan::ScanSettings;
+use crate::tier::Tier;
 use datafusion::physical_plan::execute_stream;
 
 /// The table name, as Athena users know it.
@@ -29,18 +30,21 @@ pub const TABLE: &str = "seslogs";
 pub struct Engine {
     ctx: SessionContext,
     pub source: Source,
+    pub tier: Option<Arc<Tier>>,
     pub diagnostics: Diagnostics,
     pub progress: Arc<Progress>,
 }
 
 impl Engine {
     /// `prefilter`: skip records by their raw bytes where a filter allows (always, but to
-    /// compare answers or speed with it off).
+    /// compare answers or speed with it off). `tier`: the Parquet tier, read in place of the
+    /// raw objects where it holds them.
     pub fn new(
         source: Source,
         layout: FirehoseLayout,
         tolerance: Tolerance,
         prefilter: bool,
+        tier: Option<Arc<Tier>>,
     ) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Objects are the unit of parallelism; more of them in flight than cores hides the
@@ -66,6 +70,7 @@ impl Engine {
             diagnostics: diagnostics.clone(),
             source: source.clone(),
             progress: progress.clone(),
+            tier: tier.clone(),
         };
         ctx.register_table(
             TABLE,
@@ -74,6 +79,7 @@ impl Engine {
         Ok(Self {
             ctx,
             source,
+            tier,
             diagnostics,
             progress,
         })

@@ -48,6 +48,9 @@ pub enum Error {
     Projection(String),
     /// The first day of the projection is not a day like `2024/01/31`.
     FirstDay(String),
+    /// The Parquet tier could not be opened, read or written: `what` names the place (the
+    /// tier, a file, a folder's manifest).
+    Tier { what: String, why: String },
     /// A statement that would write or register something: seslog's SQL is read-only.
     ReadOnly,
     /// What DataFusion (or arrow, or the object store) reported: the SQL, the plan, a read.
@@ -136,6 +139,7 @@ impl fmt::Display for Error {
             ),
             Error::List { folder, why } => write!(f, "listing {folder}: {why}"),
             Error::Read { object, why } => write!(f, "reading {object}: {why}"),
+            Error::Tier { what, why } => write!(f, "{what}: {why}"),
             Error::Offline { what } => write!(
                 f,
                 "{what} is not in the cache, and nothing is fetched offline (run the query once \

@@ -13,6 +13,7 @@ pub mod error;
 pub mod report;
 pub mod source;
 pub mod table;
+pub mod tier;
 
 pub use engine::{Engine, TABLE};
 pub use error::{Error, Result};

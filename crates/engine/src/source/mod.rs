@@ -327,15 +327,7 @@ impl Source {
                     }
                     (Arc::new(OfflineStore), CredentialSource::default())
                 } else {
-                    let (builder, credential_source) = s3_builder(bucket, s3).await;
-                    let store = builder
-                        .with_http_connector(GuardedConnector {
-                            timeout: s3.timeout,
-                            rejected: rejected.clone(),
-                        })
-                        .build()
-                        .map_err(|e| failed(&e))?;
-                    (Arc::new(store), credential_source)
+                    s3_store(bucket, s3, &rejected).await?
                 };
                 Ok(Source {
                     url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
@@ -403,6 +395,24 @@ impl Source {
             Location::S3 { bucket, .. } => format!("s3://{bucket}/{key}"),
         }
     }
+}
+
+/// An S3 bucket as a store: the AWS credential chain, the guarded HTTP client (silence is
+/// a failure, listed names are checked), retries as configured.
+pub(crate) async fn s3_store(
+    bucket: &str,
+    s3: &S3Settings,
+    rejected: &RejectedNames,
+) -> Result<(Arc<dyn ObjectStore>, CredentialSource)> {
+    let (builder, credential_source) = s3_builder(bucket, s3).await;
+    let store = builder
+        .with_http_connector(GuardedConnector {
+            timeout: s3.timeout,
+            rejected: rejected.clone(),
+        })
+        .build()
+        .map_err(|e| Error::Source(e.to_string()))?;
+    Ok((Arc::new(store), credential_source))
 }
 
 async fn s3_builder(bucket: &str, s3: &S3Settings) -> (AmazonS3Builder, CredentialSource) {
@@ -580,6 +590,12 @@ impl ObjectStore for OfflineStore {
 pub struct CountingStore {
     inner: Arc<dyn ObjectStore>,
     counters: Arc<Counters>,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn ObjectStore>, counters: Arc<Counters>) -> Self {
+        CountingStore { inner, counters }
+    }
 }
 
 impl fmt::Display for CountingStore {

@@ -229,7 +229,7 @@ fn listing_error(source: &Source, prefix: &Path, e: &object_store::Error) -> Dat
 /// When the time a folder's objects are named by ends: the end of its year, month, day or
 /// hour, as far as its path (and its parents') pins it down; `None` for a folder not
 /// bounded in time (an event type's), which can always gain objects.
-fn closes_at(values: &Assignment) -> Option<DateTime<Utc>> {
+pub(crate) fn closes_at(values: &Assignment) -> Option<DateTime<Utc>> {
     let part = |p| values.get(&Var::Time(p))?.parse::<u32>().ok();
     let year = i32::try_from(part(TimePart::Year)?).ok()?;
     let start = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1);
@@ -503,27 +503,38 @@ pub async fn find_leaves(
     Ok(frontier)
 }
 
-/// The objects directly inside each leaf folder (one delimited LIST per leaf).
+/// The objects directly inside each leaf folder (one delimited LIST per leaf), folder by
+/// folder in path order, each folder's objects in key order.
+pub async fn list_folders(
+    store: &dyn ObjectStore,
+    leaves: Vec<Leaf>,
+    source: &Source,
+) -> Result<Vec<(Leaf, Vec<ObjectMeta>)>> {
+    let mut listed: Vec<(Leaf, Vec<ObjectMeta>)> =
+        stream::iter(leaves.into_iter().map(|leaf| async move {
+            let mut objects = list_folder(store, source, &leaf).await?.objects;
+            objects.sort_by(|a, b| a.location.cmp(&b.location));
+            Ok::<_, DataFusionError>((leaf, objects))
+        }))
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    listed.sort_by(|a, b| a.0.prefix.cmp(&b.0.prefix));
+    Ok(listed)
+}
+
+/// The objects directly inside each leaf folder, with the values their folder assigned, in
+/// key order.
 pub async fn list_objects(
     store: &dyn ObjectStore,
     leaves: Vec<Leaf>,
     source: &Source,
 ) -> Result<Vec<(ObjectMeta, Assignment)>> {
-    let listed: Vec<Vec<(ObjectMeta, Assignment)>> =
-        stream::iter(leaves.into_iter().map(|leaf| async move {
-            let listed = list_folder(store, source, &leaf).await?;
-            Ok::<_, DataFusionError>(
-                listed
-                    .objects
-                    .into_iter()
-                    .map(|o| (o, leaf.values.clone()))
-                    .collect(),
-            )
-        }))
-        .buffer_unordered(LIST_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut all: Vec<_> = listed.into_iter().flatten().collect();
+    let mut all: Vec<(ObjectMeta, Assignment)> = list_folders(store, leaves, source)
+        .await?
+        .into_iter()
+        .flat_map(|(leaf, objects)| objects.into_iter().map(move |o| (o, leaf.values.clone())))
+        .collect();
     all.sort_by(|a, b| a.0.location.cmp(&b.0.location));
     Ok(all)
 }

@@ -40,10 +40,13 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::error::{Error, Unit};
 use crate::source::Source;
 use crate::table::diagnostics::{Problem, ProblemKind};
+use crate::table::layout::Assignment;
 use crate::table::layout::FirehoseLayout;
 use crate::table::nested::ReadPaths;
 use crate::table::scan::{ScanSettings, SesSource};
+use crate::tier::{self, read::TierFile};
 use listing::{Constraints, Leaf};
+use object_store::ObjectMeta;
 use prefilter::Prefilter;
 
 #[derive(Debug)]
@@ -202,23 +205,33 @@ impl TableProvider for SesLogTable {
         )
         .await?;
         let leaves = self.filter_leaves(state, leaves, filters)?;
-        let objects = listing::list_objects(store, leaves, &self.source).await?;
+        let folders = listing::list_folders(store, leaves, &self.source).await?;
         self.report_rejected_names()?;
+        let (objects, tier_files) = match &self.settings.tier {
+            Some(tier) => tier::readings(tier, &self.source, folders).await?,
+            None => (flatten(folders), Vec::new()),
+        };
 
-        let files: Vec<PartitionedFile> = objects
+        let partitioned = |meta, values: &Assignment| {
+            let partition_values = self
+                .layout
+                .column_values(values)
+                .into_iter()
+                .map(|v| ScalarValue::Utf8(Some(v)))
+                .collect();
+            PartitionedFile::new_from_meta(meta).with_partition_values(partition_values)
+        };
+        let mut files: Vec<PartitionedFile> = objects
             .into_iter()
             // An empty object holds no records; not reading it is the same answer.
             .filter(|(meta, _)| meta.size > 0)
-            .map(|(meta, values)| {
-                let partition_values = self
-                    .layout
-                    .column_values(&values)
-                    .into_iter()
-                    .map(|v| ScalarValue::Utf8(Some(v)))
-                    .collect();
-                PartitionedFile::new_from_meta(meta).with_partition_values(partition_values)
-            })
+            .map(|(meta, values)| partitioned(meta, &values))
             .collect();
+        files.extend(
+            tier_files
+                .into_iter()
+                .map(|(meta, values)| partitioned(meta, &values).with_extension(TierFile)),
+        );
         self.settings.progress.planned(
             files.len() as u64,
             files.iter().map(|f| f.object_meta.size).sum(),
@@ -229,8 +242,13 @@ impl TableProvider for SesLogTable {
             .config()
             .get_extension::<ReadPaths>()
             .unwrap_or_default();
+        let needles = match self.settings.prefilter {
+            true => on_records.iter().filter_map(prefilter::needle).collect(),
+            false => Vec::new(),
+        };
         let source = SesSource::new(self.table_schema.clone(), self.settings.clone(), reads)
-            .with_prefilter(prefilter);
+            .with_prefilter(prefilter)
+            .with_needles(needles);
         let config = FileScanConfigBuilder::new(self.source.url.clone(), Arc::new(source))
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
@@ -238,6 +256,14 @@ impl TableProvider for SesLogTable {
             .build();
         Ok(DataSourceExec::from_data_source(config))
     }
+}
+
+/// Every folder's objects, with the values the folder assigned.
+fn flatten(folders: Vec<(Leaf, Vec<ObjectMeta>)>) -> Vec<(ObjectMeta, Assignment)> {
+    folders
+        .into_iter()
+        .flat_map(|(leaf, objects)| objects.into_iter().map(move |o| (o, leaf.values.clone())))
+        .collect()
 }
 
 /// Deals files into `n` groups, largest first onto the lightest group, so partitions finish

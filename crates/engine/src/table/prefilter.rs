@@ -29,20 +29,41 @@ pub struct Prefilter {
     escapes: [Finder<'static>; 2],
 }
 
-/// The value a filter requires a record to contain, when it has that shape.
-pub fn needle(filter: &Expr) -> Option<String> {
-    let value = match filter {
+/// Where a lookup's value must be for a record to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// An element of `recipients` (`array_has(recipients, 'x')`).
+    Recipients,
+    /// An element of `mail.destination`.
+    Destination,
+    /// `mail.messageid` itself.
+    MessageId,
+}
+
+/// A value a filter requires a record to hold, exactly, in one column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needle {
+    pub column: Column,
+    pub value: String,
+}
+
+/// The value a filter requires a record to hold, when it has that shape (whatever the
+/// value's characters: the byte search takes only the `searchable` ones).
+pub fn needle(filter: &Expr) -> Option<Needle> {
+    let (column, value) = match filter {
         // array_has(recipients, 'x'), array_has(mail.destination, 'x'), contains(...)
         Expr::ScalarFunction(f)
             if matches!(f.func.name(), "array_has" | "contains") && f.args.len() == 2 =>
         {
             let list = &f.args[0];
-            let on_addresses = matches!(list, Expr::Column(c) if c.name == RECIPIENTS)
-                || field_of(list, "mail", "destination");
-            if !on_addresses {
+            let column = if matches!(list, Expr::Column(c) if c.name == RECIPIENTS) {
+                Column::Recipients
+            } else if field_of(list, "mail", "destination") {
+                Column::Destination
+            } else {
                 return None;
-            }
-            literal_str(&f.args[1])?
+            };
+            (column, literal_str(&f.args[1])?)
         }
         // mail.messageid = 'x' (either way round)
         Expr::BinaryExpr(BinaryExpr {
@@ -53,13 +74,13 @@ pub fn needle(filter: &Expr) -> Option<String> {
             field_of(left, "mail", "messageid"),
             field_of(right, "mail", "messageid"),
         ) {
-            (true, false) => literal_str(right)?,
-            (false, true) => literal_str(left)?,
+            (true, false) => (Column::MessageId, literal_str(right)?),
+            (false, true) => (Column::MessageId, literal_str(left)?),
             _ => return None,
         },
         _ => return None,
     };
-    searchable(&value).then_some(value)
+    Some(Needle { column, value })
 }
 
 /// Whether the bytes of `value` are how JSON would hold it: ASCII without anything JSON
@@ -88,7 +109,8 @@ impl Prefilter {
         let mut needles: Vec<String> = filters
             .iter()
             .filter_map(needle)
-            .map(|n| n.to_ascii_lowercase())
+            .filter(|n| searchable(&n.value))
+            .map(|n| n.value.to_ascii_lowercase())
             .collect();
         // The longest first: it is searched for first, and is the rarest.
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
@@ -159,6 +181,16 @@ mod tests {
             None,
             "not a filter on an address or message id"
         );
+        // Not searched for in the bytes, but still a value the column must hold.
+        let has = datafusion::functions_nested::expr_fn::array_has(col(RECIPIENTS), lit("ä@x"));
+        assert_eq!(
+            needle(&has),
+            Some(Needle {
+                column: Column::Recipients,
+                value: "ä@x".into()
+            })
+        );
+        assert!(Prefilter::from_filters(&[has]).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{
@@ -30,8 +31,10 @@ use crate::source::Source;
 use crate::table::decode::{DecodePlan, Tolerance};
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
-use crate::table::prefilter::Prefilter;
+use crate::table::prefilter::{Needle, Prefilter};
 use crate::table::reader::ObjectReader;
+use crate::tier::read::{TierFile, TierRead};
+use crate::tier::{self, Tier};
 
 /// What every file of one scan shares.
 #[derive(Debug, Clone)]
@@ -42,8 +45,11 @@ pub struct ScanSettings {
     /// For naming objects and explaining errors in messages.
     pub source: Source,
     pub progress: Arc<Progress>,
-    /// Skip records by their raw bytes when a filter allows it (off only to compare).
+    /// Skip records by their raw bytes when a filter allows it, and row groups and pages
+    /// of the Parquet tier by their statistics (off only to compare).
     pub prefilter: bool,
+    /// The Parquet tier, when the scan reads some folders from it.
+    pub tier: Option<Arc<Tier>>,
 }
 
 #[derive(Clone)]
@@ -53,6 +59,8 @@ pub struct SesSource {
     reads: Arc<ReadPaths>,
     /// What every record the query can keep contains.
     prefilter: Option<Arc<Prefilter>>,
+    /// The values a row must hold, for the tier's statistics.
+    needles: Arc<Vec<Needle>>,
     batch_size: Option<usize>,
     metrics: ExecutionPlanMetricsSet,
     projection: SplitProjection,
@@ -66,6 +74,7 @@ impl SesSource {
             table_schema,
             reads,
             prefilter: None,
+            needles: Arc::default(),
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
             settings,
@@ -79,9 +88,21 @@ impl SesSource {
         self
     }
 
-    fn decode_plan(&self, batch_size: usize) -> Result<DecodePlan> {
+    pub fn with_needles(mut self, needles: Vec<Needle>) -> Self {
+        self.needles = Arc::new(needles);
+        self
+    }
+
+    /// The projected columns of the file schema: what each file's batches hold.
+    fn projected_schema(&self) -> Result<SchemaRef> {
         let file_schema = self.table_schema.file_schema();
-        let projected = Arc::new(file_schema.project(&self.projection.file_indices)?);
+        Ok(Arc::new(
+            file_schema.project(&self.projection.file_indices)?,
+        ))
+    }
+
+    fn decode_plan(&self, batch_size: usize) -> Result<DecodePlan> {
+        let projected = self.projected_schema()?;
         Ok(
             DecodePlan::new(projected, batch_size, self.settings.tolerance, &self.reads)?
                 .with_prefilter(self.prefilter.clone()),
@@ -105,14 +126,24 @@ impl FileSource for SesSource {
         _partition: usize,
     ) -> Result<Arc<dyn FileOpener>> {
         let file_schema = self.table_schema.file_schema();
-        let plan = self.decode_plan(
-            self.batch_size
-                .expect("batch size is set before openers are made"),
-        )?;
+        let batch_size = self
+            .batch_size
+            .expect("batch size is set before openers are made");
+        let plan = self.decode_plan(batch_size)?;
+        let tier = self.settings.tier.as_ref().map(|tier| {
+            let read = TierRead::new(
+                self.projected_schema()?,
+                &self.reads,
+                self.needles.as_ref().clone(),
+                batch_size,
+            );
+            Ok::<_, DataFusionError>((Arc::clone(tier), Arc::new(read)))
+        });
         let opener: Arc<dyn FileOpener> = Arc::new(SesOpener {
             store: object_store,
             plan: Arc::new(plan),
             settings: self.settings.clone(),
+            tier: tier.transpose()?,
         });
         ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
     }
@@ -183,10 +214,25 @@ struct SesOpener {
     store: Arc<dyn ObjectStore>,
     plan: Arc<DecodePlan>,
     settings: ScanSettings,
+    /// The tier and what to read of its files, when the scan has any.
+    tier: Option<(Arc<Tier>, Arc<TierRead>)>,
 }
 
 impl FileOpener for SesOpener {
     fn open(&self, file: PartitionedFile) -> Result<FileOpenFuture> {
+        if file.extension::<TierFile>().is_some() {
+            let Some((tier, read)) = self.tier.clone() else {
+                return Err(DataFusionError::Internal(
+                    "a tier file in a scan without the tier".into(),
+                ));
+            };
+            let progress = Arc::clone(&self.settings.progress);
+            return Ok(Box::pin(async move {
+                let stream = tier::read::open(tier, read, &file.object_meta).await?;
+                progress.read(file.object_meta.size);
+                Ok(stream)
+            }));
+        }
         let store = Arc::clone(&self.store);
         let plan = Arc::clone(&self.plan);
         let settings = self.settings.clone();
@@ -201,12 +247,28 @@ impl FileOpener for SesOpener {
                     range.start, range.end
                 )));
             }
-            let bytes = fetch(store.as_ref(), &file.object_meta, &name, &settings).await?;
+            let bytes = fetch(
+                store.as_ref(),
+                &file.object_meta,
+                &name,
+                &settings,
+                Keep::InCache,
+            )
+            .await?;
             settings.progress.read(bytes.len() as u64);
             let reader = ObjectReader::new(plan, bytes, name, settings.diagnostics);
             Ok(futures::stream::iter(reader).boxed())
         }))
     }
+}
+
+/// Whether an object fetched from S3 goes into the object cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    InCache,
+    /// Read once and done with (compaction): a year of objects would only push out what
+    /// queries read again.
+    NotAgain,
 }
 
 /// An object's bytes: from the cache when it holds exactly this object, else a GET (kept in
@@ -215,11 +277,12 @@ impl FileOpener for SesOpener {
 /// with a short or empty body (a proxy, a broken connection that still closed cleanly) is
 /// retried, then an error naming the object: never a short read taken for the whole
 /// object.
-async fn fetch(
+pub(crate) async fn fetch(
     store: &dyn ObjectStore,
     listed: &ObjectMeta,
     name: &str,
     settings: &ScanSettings,
+    keep: Keep,
 ) -> Result<Bytes> {
     let source = &settings.source;
     let cache = source
@@ -245,7 +308,7 @@ async fn fetch(
         .into());
     }
     let bytes = fetch_checked(store, listed, name, settings).await?;
-    if let Some((cache, bucket)) = cache {
+    if let Some((cache, bucket)) = cache.filter(|_| keep == Keep::InCache) {
         // An object that cannot be kept is fetched again next time: slower, not wrong.
         let (meta, body) = (listed.clone(), bytes.clone());
         let _ = on_disk(listed.size, move || cache.put_object(&bucket, &meta, &body)).await?;

@@ -289,7 +289,24 @@ pub fn expose_array(
     path: &str,
     nulls: &NullColumns,
 ) -> Result<ArrayRef> {
-    if is_tags(path) {
+    convert(array, target, Some(path), nulls)
+}
+
+/// A column already in the exposed names (as the Parquet tier stores it) in `target`'s
+/// shape: the struct fields a reader left out are filled with NULLs, nothing is renamed.
+pub fn widen_array(array: &ArrayRef, target: &DataType, nulls: &NullColumns) -> Result<ArrayRef> {
+    convert(array, target, None, nulls)
+}
+
+/// `expose_array` (`path`: the raw path, for the tags) and `widen_array` (no path: the
+/// names are the exposed ones already, the tags flat).
+fn convert(
+    array: &ArrayRef,
+    target: &DataType,
+    path: Option<&str>,
+    nulls: &NullColumns,
+) -> Result<ArrayRef> {
+    if path.is_some_and(is_tags) {
         return flatten_tags(array, target);
     }
     Ok(match (array.data_type(), target) {
@@ -303,10 +320,11 @@ pub fn expose_array(
                         .iter()
                         .position(|f| f.name().eq_ignore_ascii_case(t.name()));
                     match raw {
-                        Some(i) => expose_array(
+                        Some(i) => convert(
                             source.column(i),
                             t.data_type(),
-                            &format!("{path}.{}", source.fields()[i].name()),
+                            path.map(|p| format!("{p}.{}", source.fields()[i].name()))
+                                .as_deref(),
                             nulls,
                         ),
                         None => Ok(nulls.get(t.data_type(), source.len())),
@@ -328,7 +346,7 @@ pub fn expose_array(
         }
         (DataType::List(_), DataType::List(item)) => {
             let source = array.as_list::<i32>();
-            let values = expose_array(source.values(), item.data_type(), path, nulls)?;
+            let values = convert(source.values(), item.data_type(), path, nulls)?;
             Arc::new(ListArray::try_new(
                 item.clone(),
                 source.offsets().clone(),
