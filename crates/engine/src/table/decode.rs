@@ -302,23 +302,27 @@ impl DecodePlan {
         // A record the pruner is not sure of is decoded as it is; one that fails to decode
         // sends the whole chunk down the slow path, which reads the records as they are.
         let mut cut = Vec::new();
+        let mut batches = Vec::new();
         for record in records {
             cut.clear();
-            if let Some(pruner) = &self.pruner
-                && pruner.prune(&record.bytes, &mut cut)
-            {
-                decoder.decode(&cut)?;
-            } else {
-                decoder.decode(&record.bytes)?;
-            }
+            let bytes = match &self.pruner {
+                Some(pruner) if pruner.prune(&record.bytes, &mut cut) => &cut[..],
+                _ => &record.bytes[..],
+            };
+            feed(&mut decoder, bytes, &mut batches)?;
         }
-        let batch = decoder.flush()?;
+        batches.extend(decoder.flush()?);
         self.decoders.lock().expect("decoder pool").push(decoder);
-        match &batch {
-            Some(b) if b.num_rows() != records.len() => {
-                Err(DataFusionError::Internal("record count mismatch".into()))
-            }
-            _ => Ok(batch),
+        // A "record" that held more than one (a line `{...}{...}` taken whole) gives more
+        // rows than records: the slow path splits it.
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows != records.len() {
+            return Err(DataFusionError::Internal("record count mismatch".into()));
+        }
+        match batches.len() {
+            0 => Ok(None),
+            1 => Ok(batches.pop()),
+            _ => Ok(Some(concat_batches(&self.decode_schema, &batches)?)),
         }
     }
 
@@ -600,12 +604,42 @@ impl DecodePlan {
     }
 }
 
+/// Hands all of `bytes` to the decoder. A decoder holds at most a batch of rows and takes
+/// no more bytes once it is full (it says how many it took): the full batch is taken out
+/// and the rest fed in. Bytes not taken are records lost without a word, as once happened
+/// when a batch of lines held one more record than lines (a line of two records).
+fn feed(decoder: &mut Decoder, mut bytes: &[u8], batches: &mut Vec<RecordBatch>) -> Result<()> {
+    while !bytes.is_empty() {
+        let taken = decoder.decode(bytes)?;
+        bytes = &bytes[taken..];
+        if bytes.is_empty() {
+            break;
+        }
+        match decoder.flush()? {
+            Some(batch) => batches.push(batch),
+            None if taken == 0 => {
+                return Err(DataFusionError::Internal(
+                    "the JSON decoder took no bytes and holds no rows".into(),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 fn decode_single(plan: &DecodePlan, bytes: &[u8], lenient: bool) -> Result<RecordBatch> {
     let mut decoder = plan.decoder(lenient)?;
-    decoder.decode(bytes)?;
-    decoder
-        .flush()?
-        .ok_or_else(|| DataFusionError::Internal("a record decoded to no row".into()))
+    let mut batches = Vec::new();
+    feed(&mut decoder, bytes, &mut batches)?;
+    batches.extend(decoder.flush()?);
+    match batches.len() {
+        0 => Err(DataFusionError::Internal(
+            "a record decoded to no row".into(),
+        )),
+        1 => Ok(batches.pop().expect("one batch")),
+        _ => Ok(concat_batches(&plan.decode_schema, &batches)?),
+    }
 }
 
 /// The first line of an arrow error, without its "Json error: " prefix.
