@@ -607,7 +607,7 @@ pub fn report_stats(
         let get = TierStats::get;
         write!(
             err,
-            " parquet_folders={} raw_folders={} objects_read_beside={} parquet_files={} row_groups_read={}/{} parquet_rows_read={}/{} parquet_bytes_read={}/{}",
+            " parquet_folders={} raw_folders={} objects_read_beside={} parquet_files={} row_groups_read={} row_groups={} parquet_rows_read={} parquet_rows={} parquet_bytes_read={} parquet_bytes={}",
             get(&s.folders),
             get(&s.folders_raw),
             get(&s.objects_raw),

@@ -17,6 +17,8 @@ mod s3;
 mod s3_faults;
 // The local cache of S3 objects and listings, and `--offline`.
 mod cache;
+// The Parquet tier: `compact` and `--parquet`.
+mod tier;
 // Lookups by recipient and message id, with the prefilter on and off.
 mod lookup;
 // The canned reports.

@@ -100,7 +100,10 @@ impl Folders {
                 }
             };
             let path = entry.path();
-            let metadata = match std::fs::symlink_metadata(&path) {
+            // The entry's own metadata, as `symlink_metadata` gives it: fstatat relative to
+            // the open directory, not a walk of the whole path per object (a listing of
+            // thousands of objects spent most of its time walking paths).
+            let metadata = match entry.metadata() {
                 Ok(m) if m.file_type().is_symlink() => match self.inside(&path) {
                     Ok(m) => m,
                     Err(why) => {

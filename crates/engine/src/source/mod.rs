@@ -369,6 +369,23 @@ impl Source {
         }
     }
 
+    /// When a local folder's entries last changed (its modification time, in nanoseconds),
+    /// if that was long enough ago to be told apart from a change still to come: an entry
+    /// added, removed or renamed into it moves the time on, so a folder stamped the same
+    /// holds the same names. `None` for S3 (a LIST says what is there) and for a folder
+    /// changed in the last seconds (the clock that stamps it is coarse).
+    pub fn folder_stamp(&self, folder: &Path) -> Option<i64> {
+        let Location::Local(dir) = &self.location else {
+            return None;
+        };
+        let mut path = dir.clone();
+        path.extend(folder.parts().map(|p| p.as_ref().to_string()));
+        let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+        let settled = SystemTime::now().duration_since(modified).ok()? > Duration::from_secs(2);
+        let since_epoch = modified.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+        settled.then(|| i64::try_from(since_epoch.as_nanos()).ok())?
+    }
+
     /// The bucket, for an S3 source.
     pub fn bucket(&self) -> Option<&str> {
         match &self.location {

@@ -250,7 +250,11 @@ pub(crate) fn closes_at(values: &Assignment) -> Option<DateTime<Utc>> {
 
 /// One folder's listing (delimited): from the cache when the folder can no longer change
 /// since it was cached, or when offline; else a LIST, cached for next time.
-async fn list_folder(store: &dyn ObjectStore, source: &Source, leaf: &Leaf) -> Result<ListResult> {
+pub(crate) async fn list_folder(
+    store: &dyn ObjectStore,
+    source: &Source,
+    leaf: &Leaf,
+) -> Result<ListResult> {
     let prefix = &leaf.prefix;
     let cache = source.cache.as_deref().zip(source.bucket());
     if let Some((cache, bucket)) = cache

@@ -126,15 +126,7 @@ impl SesLogTable {
 impl SesLogTable {
     /// Objects and folders the listings left out because their names cannot be read.
     fn report_rejected_names(&self) -> Result<()> {
-        let rejected =
-            std::mem::take(&mut *self.source.rejected.lock().expect("rejected names lock"));
-        for (key, why) in rejected {
-            let problem = Problem::new(
-                self.source.rejected_name(&key),
-                None,
-                ProblemKind::IgnoredObject,
-                format!("{why}; not read"),
-            );
+        for problem in rejected_names(&self.source) {
             if self.settings.tolerance.strict {
                 return Err(Error::Strict {
                     problem: Box::new(problem),
@@ -205,12 +197,18 @@ impl TableProvider for SesLogTable {
         )
         .await?;
         let leaves = self.filter_leaves(state, leaves, filters)?;
-        let folders = listing::list_folders(store, leaves, &self.source).await?;
-        self.report_rejected_names()?;
-        let (objects, tier_files) = match &self.settings.tier {
-            Some(tier) => tier::readings(tier, &self.source, folders).await?,
-            None => (flatten(folders), Vec::new()),
+        let needles: Vec<prefilter::Needle> = match self.settings.prefilter {
+            true => on_records.iter().filter_map(prefilter::needle).collect(),
+            false => Vec::new(),
         };
+        let (objects, tier_files) = match &self.settings.tier {
+            Some(tier) => tier::readings(tier, &self.source, leaves, &needles).await?,
+            None => (
+                flatten(listing::list_folders(store, leaves, &self.source).await?),
+                Vec::new(),
+            ),
+        };
+        self.report_rejected_names()?;
 
         let partitioned = |meta, values: &Assignment| {
             let partition_values = self
@@ -242,10 +240,6 @@ impl TableProvider for SesLogTable {
             .config()
             .get_extension::<ReadPaths>()
             .unwrap_or_default();
-        let needles = match self.settings.prefilter {
-            true => on_records.iter().filter_map(prefilter::needle).collect(),
-            false => Vec::new(),
-        };
         let source = SesSource::new(self.table_schema.clone(), self.settings.clone(), reads)
             .with_prefilter(prefilter)
             .with_needles(needles);
@@ -256,6 +250,23 @@ impl TableProvider for SesLogTable {
             .build();
         Ok(DataSourceExec::from_data_source(config))
     }
+}
+
+/// The objects and folders the source's listings left out so far (their names cannot be
+/// read), as problems; each is named once.
+pub(crate) fn rejected_names(source: &Source) -> Vec<Problem> {
+    let rejected = std::mem::take(&mut *source.rejected.lock().expect("rejected names lock"));
+    rejected
+        .into_iter()
+        .map(|(key, why)| {
+            Problem::new(
+                source.rejected_name(&key),
+                None,
+                ProblemKind::IgnoredObject,
+                format!("{why}; not read"),
+            )
+        })
+        .collect()
 }
 
 /// Every folder's objects, with the values the folder assigned.

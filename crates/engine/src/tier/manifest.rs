@@ -14,23 +14,26 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt, PutPayload};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
-use crate::tier::{Tier, relative, storage_schema};
+use crate::tier::{Tier, storage_schema};
 
-/// The manifest's file name in each tier folder.
-pub const MANIFEST: &str = "_seslog_manifest.json";
+/// The manifest's file name in each tier folder (see `Stored` for its layout: a line of
+/// JSON, then the object list gzipped, as a folder's objects share most of their names).
+pub const MANIFEST: &str = "_seslog_manifest";
 /// Bumped whenever what a compacted record holds changes meaning (how a record is decoded,
 /// how a derived column is made): a manifest of another format is not used, and
 /// compaction makes the folder again.
 pub const FORMAT: u32 = 1;
 
-/// One source object, as a listing describes it; `key` is relative to the source's root.
+/// One source object of the folder, as a listing describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entry {
-    pub key: String,
+    /// Its name in the folder.
+    pub name: String,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
@@ -40,9 +43,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn of(meta: &ObjectMeta, source_root: &Path) -> Self {
+    pub fn of(meta: &ObjectMeta) -> Self {
         Entry {
-            key: relative(source_root, &meta.location).to_string(),
+            name: meta.location.filename().unwrap_or_default().to_string(),
             size: meta.size,
             e_tag: meta.e_tag.clone(),
             modified: meta.last_modified.timestamp_millis(),
@@ -70,8 +73,11 @@ pub struct FileEntry {
     pub row_groups: u64,
 }
 
+/// `O` is the object list: `Vec<Entry>`, or `IgnoredAny` for a query that only needs the
+/// rest (a folder whose stamp stands for its listing never looks at the list, the bulk of
+/// the file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub struct Manifest<O = Vec<Entry>> {
     pub format: u32,
     /// A fingerprint of the stored schema: files of another schema are not read.
     pub schema: String,
@@ -79,8 +85,13 @@ pub struct Manifest {
     pub folder: String,
     pub made_at: DateTime<Utc>,
     pub made_by: String,
+    /// The source folder's stamp (`Source::folder_stamp`) when it was listed for this
+    /// manifest: while the folder's stamp is the same, its names are the same, and a query
+    /// need not list it (a local folder of thousands of objects costs a `stat` each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<i64>,
     /// The objects whose records are in `files`.
-    pub objects: Vec<Entry>,
+    pub objects: O,
     pub raw: Vec<RawEntry>,
     pub files: Vec<FileEntry>,
 }
@@ -122,25 +133,55 @@ pub enum Change {
 /// Folders that have been appended to this often are made again whole, into one file.
 const MAX_FILES: usize = 4;
 
-impl Manifest {
+impl<O> Manifest<O> {
     /// Whether this seslog can read what the manifest describes.
     pub fn usable(&self) -> bool {
         self.format == FORMAT && self.schema == schema_fingerprint()
     }
 
+    /// How a query reads the folder `folder` (in the source's store) when its stamp is the
+    /// one this manifest was made with: the files, and the objects left raw, as the
+    /// manifest describes them (`None` when the stamps differ: list the folder).
+    pub fn reading_unlisted(&self, folder: &Path, stamp: Option<i64>) -> Option<Reading> {
+        if !self.usable() || stamp.is_none() || self.stamp != stamp {
+            return None;
+        }
+        let raw = self
+            .raw
+            .iter()
+            .map(|r| ObjectMeta {
+                location: folder
+                    .parts()
+                    .chain(Path::from(r.entry.name.as_str()).parts())
+                    .collect(),
+                last_modified: DateTime::from_timestamp_millis(r.entry.modified)
+                    .unwrap_or_default(),
+                size: r.entry.size,
+                e_tag: r.entry.e_tag.clone(),
+                version: None,
+            })
+            .collect();
+        Some(Reading::Tier {
+            files: self.files.clone(),
+            raw,
+        })
+    }
+}
+
+impl Manifest {
     /// How a query reads a folder whose listing (as of now) is `listed`.
-    pub fn reading(&self, listed: Vec<ObjectMeta>, source_root: &Path) -> Reading {
+    pub fn reading(&self, listed: Vec<ObjectMeta>) -> Reading {
         if !self.usable() {
             return Reading::Raw(listed);
         }
-        let now: HashSet<Entry> = listed.iter().map(|m| Entry::of(m, source_root)).collect();
+        let now: HashSet<Entry> = listed.iter().map(Entry::of).collect();
         if !self.objects.iter().all(|e| now.contains(e)) {
             return Reading::Raw(listed);
         }
         let compacted: HashSet<&Entry> = self.objects.iter().collect();
         let raw = listed
             .into_iter()
-            .filter(|m| !compacted.contains(&Entry::of(m, source_root)))
+            .filter(|m| !compacted.contains(&Entry::of(m)))
             .collect();
         Reading::Tier {
             files: self.files.clone(),
@@ -149,14 +190,11 @@ impl Manifest {
     }
 
     /// What compacting a folder whose listing is `listed` takes, given this manifest.
-    pub fn change(&self, listed: &[ObjectMeta], source_root: &Path) -> Change {
+    pub fn change(&self, listed: &[ObjectMeta]) -> Change {
         if !self.usable() {
             return Change::Rebuild;
         }
-        let now: HashMap<Entry, &ObjectMeta> = listed
-            .iter()
-            .map(|m| (Entry::of(m, source_root), m))
-            .collect();
+        let now: HashMap<Entry, &ObjectMeta> = listed.iter().map(|m| (Entry::of(m), m)).collect();
         if !self.objects.iter().all(|e| now.contains_key(e)) {
             return Change::Rebuild;
         }
@@ -173,7 +211,7 @@ impl Manifest {
             .collect();
         let new: Vec<ObjectMeta> = listed
             .iter()
-            .filter(|m| !known.contains(&Entry::of(m, source_root)))
+            .filter(|m| !known.contains(&Entry::of(m)))
             .cloned()
             .collect();
         if new.is_empty() && still_raw.len() == self.raw.len() {
@@ -189,7 +227,7 @@ impl Manifest {
 /// The folder's manifest in the tier, if there is one it can read. A manifest that cannot
 /// be parsed is as good as none (the folder is read raw and made again); one that cannot
 /// be fetched is an error.
-pub async fn read(tier: &Tier, folder: &Path) -> Result<Option<Manifest>> {
+pub async fn read(tier: &Tier, folder: &Path) -> Result<Option<Stored>> {
     let path: Path = folder.parts().chain(Path::from(MANIFEST).parts()).collect();
     let got = match tier.store.get(&path).await {
         Ok(got) => got,
@@ -197,17 +235,73 @@ pub async fn read(tier: &Tier, folder: &Path) -> Result<Option<Manifest>> {
         Err(e) => return Err(tier.error(&path, e)),
     };
     let bytes = got.bytes().await.map_err(|e| tier.error(&path, e))?;
-    Ok(serde_json::from_slice(&bytes).ok())
+    Ok(Some(Stored { bytes }))
+}
+
+/// A manifest as fetched, parsed as far as the reader needs. The file is the manifest
+/// without its object list, as one line of JSON, then the object list as gzipped JSON: a
+/// query whose folders' stamps stand for their listings reads the line alone.
+#[derive(Debug)]
+pub struct Stored {
+    bytes: bytes::Bytes,
+}
+
+impl Stored {
+    fn parts(&self) -> Option<(&[u8], &[u8])> {
+        let end = memchr::memchr(b'\n', &self.bytes)?;
+        Some((&self.bytes[..end], &self.bytes[end + 1..]))
+    }
+
+    /// All but the object list.
+    pub fn head(&self) -> Option<Manifest<IgnoredAny>> {
+        serde_json::from_slice(self.parts()?.0).ok()
+    }
+
+    pub fn full(&self) -> Option<Manifest> {
+        let (head, objects) = self.parts()?;
+        let head: Manifest<IgnoredAny> = serde_json::from_slice(head).ok()?;
+        // Inflated whole, then parsed: serde_json reads a reader a byte at a time.
+        let mut json = Vec::with_capacity(objects.len() * 8);
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(objects), &mut json).ok()?;
+        Some(head.with_objects(serde_json::from_slice(&json).ok()?))
+    }
+}
+
+impl<O> Manifest<O> {
+    fn with_objects<P>(self, objects: P) -> Manifest<P> {
+        Manifest {
+            format: self.format,
+            schema: self.schema,
+            folder: self.folder,
+            made_at: self.made_at,
+            made_by: self.made_by,
+            stamp: self.stamp,
+            objects,
+            raw: self.raw,
+            files: self.files,
+        }
+    }
+}
+
+/// A manifest as `Stored` reads it.
+fn encode(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
+    let head = manifest.clone().with_objects(());
+    let mut bytes = serde_json::to_vec(&head)?;
+    bytes.push(b'\n');
+    let mut gz = flate2::write::GzEncoder::new(bytes, flate2::Compression::default());
+    serde_json::to_writer(&mut gz, &manifest.objects)?;
+    gz.finish()
 }
 
 /// Puts the folder's manifest in place (one put: it is there whole or not at all).
 pub async fn write(tier: &Tier, folder: &Path, manifest: &Manifest) -> Result<()> {
     let path: Path = folder.parts().chain(Path::from(MANIFEST).parts()).collect();
-    let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| tier.error(&path, e))?;
-    tier.store
+    let failed = |e: &dyn std::fmt::Display| tier.error(&path, e);
+    let bytes = encode(manifest).map_err(|e| failed(&e))?;
+    tier.writer
         .put(&path, PutPayload::from(bytes))
         .await
-        .map_err(|e| tier.error(&path, e))?;
+        .map_err(|e| failed(&e))?;
     Ok(())
 }
 
@@ -226,18 +320,18 @@ mod tests {
     }
 
     fn manifest(objects: &[ObjectMeta], raw: &[ObjectMeta]) -> Manifest {
-        let root = Path::default();
         Manifest {
             format: FORMAT,
             schema: schema_fingerprint(),
             folder: "partitioned/Bounce/2024/11/05".into(),
             made_at: Utc::now(),
             made_by: "test".into(),
-            objects: objects.iter().map(|m| Entry::of(m, &root)).collect(),
+            stamp: Some(7),
+            objects: objects.iter().map(Entry::of).collect(),
             raw: raw
                 .iter()
                 .map(|m| RawEntry {
-                    entry: Entry::of(m, &root),
+                    entry: Entry::of(m),
                     problems: vec!["damaged".into()],
                 })
                 .collect(),
@@ -252,12 +346,11 @@ mod tests {
 
     #[test]
     fn files_are_read_only_while_every_compacted_object_is_unchanged() {
-        let root = Path::default();
         let (a, b, bad, late) = (meta("a", 1), meta("b", 2), meta("bad", 3), meta("late", 4));
         let m = manifest(&[a.clone(), b.clone()], std::slice::from_ref(&bad));
         let listed = vec![a.clone(), b.clone(), bad.clone(), late.clone()];
         assert_eq!(
-            m.reading(listed.clone(), &root),
+            m.reading(listed.clone()),
             Reading::Tier {
                 files: m.files.clone(),
                 raw: vec![bad.clone(), late.clone()]
@@ -265,35 +358,61 @@ mod tests {
         );
         // `b` rewritten (new size and ETag), or gone: every object raw.
         let changed = vec![a.clone(), meta("b", 5), bad.clone()];
-        assert_eq!(m.reading(changed.clone(), &root), Reading::Raw(changed));
-        assert_eq!(
-            m.reading(vec![a.clone()], &root),
-            Reading::Raw(vec![a.clone()])
-        );
+        assert_eq!(m.reading(changed.clone()), Reading::Raw(changed));
+        assert_eq!(m.reading(vec![a.clone()]), Reading::Raw(vec![a.clone()]));
         let mut touched = b.clone();
         touched.last_modified += chrono::Duration::seconds(1);
         touched.e_tag = None;
         let listed2 = vec![a.clone(), touched];
-        assert_eq!(m.reading(listed2.clone(), &root), Reading::Raw(listed2));
+        assert_eq!(m.reading(listed2.clone()), Reading::Raw(listed2));
         let mut other = m.clone();
         other.format += 1;
+        assert_eq!(other.reading(listed.clone()), Reading::Raw(listed.clone()));
+    }
+
+    #[test]
+    fn a_stored_manifest_reads_back_whole_or_without_its_objects() {
+        let m = manifest(&[meta("a", 1), meta("b", 2)], &[meta("bad", 3)]);
+        let stored = Stored {
+            bytes: encode(&m).unwrap().into(),
+        };
+        assert_eq!(stored.full(), Some(m.clone()));
+        let head = stored.head().expect("a head");
+        assert_eq!(head.files, m.files);
+        assert_eq!(head.raw, m.raw);
+        assert_eq!(head.stamp, m.stamp);
+        let cut = Stored {
+            bytes: encode(&m).unwrap()[..40].to_vec().into(),
+        };
+        assert_eq!(cut.full(), None);
+    }
+
+    #[test]
+    fn an_unchanged_stamp_stands_for_the_listing() {
+        let (a, bad) = (meta("a", 1), meta("x/bad", 3));
+        let m = manifest(&[a], std::slice::from_ref(&bad));
+        let folder = Path::from("x");
         assert_eq!(
-            other.reading(listed.clone(), &root),
-            Reading::Raw(listed.clone())
+            m.reading_unlisted(&folder, Some(7)),
+            Some(Reading::Tier {
+                files: m.files.clone(),
+                raw: vec![bad]
+            })
         );
+        assert_eq!(m.reading_unlisted(&folder, Some(8)), None);
+        assert_eq!(m.reading_unlisted(&folder, None), None);
+        let mut unstamped = m.clone();
+        unstamped.stamp = None;
+        assert_eq!(unstamped.reading_unlisted(&folder, None), None);
     }
 
     #[test]
     fn compaction_appends_late_objects_and_rebuilds_changed_folders() {
-        let root = Path::default();
         let (a, b, bad, late) = (meta("a", 1), meta("b", 2), meta("bad", 3), meta("late", 4));
         let m = manifest(&[a.clone(), b.clone()], std::slice::from_ref(&bad));
+        assert_eq!(m.change(&[a.clone(), b.clone(), bad.clone()]), Change::None);
         assert_eq!(
-            m.change(&[a.clone(), b.clone(), bad.clone()], &root),
-            Change::None
-        );
-        assert_eq!(
-            m.change(&[a.clone(), b.clone(), bad.clone(), late.clone()], &root),
+            m.change(&[a.clone(), b.clone(), bad.clone(), late.clone()]),
             Change::Append {
                 new: vec![late.clone()],
                 still_raw: m.raw.clone()
@@ -302,15 +421,15 @@ mod tests {
         // The damaged object was replaced: it is new again.
         let fixed = meta("bad", 30);
         assert_eq!(
-            m.change(&[a.clone(), b.clone(), fixed.clone()], &root),
+            m.change(&[a.clone(), b.clone(), fixed.clone()]),
             Change::Append {
                 new: vec![fixed],
                 still_raw: vec![]
             }
         );
-        assert_eq!(m.change(&[a.clone(), meta("b", 9)], &root), Change::Rebuild);
+        assert_eq!(m.change(&[a.clone(), meta("b", 9)]), Change::Rebuild);
         let mut full = m.clone();
         full.files = vec![m.files[0].clone(); MAX_FILES];
-        assert_eq!(full.change(&[a, b, bad, late], &root), Change::Rebuild);
+        assert_eq!(full.change(&[a, b, bad, late]), Change::Rebuild);
     }
 }

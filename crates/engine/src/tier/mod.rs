@@ -12,6 +12,7 @@
 //! the record has one.
 
 pub mod compact;
+pub mod keys;
 pub mod manifest;
 pub mod read;
 
@@ -21,15 +22,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StructArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::error::Result as DfResult;
+use datafusion::error::{DataFusionError, Result as DfResult};
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{Error, Result};
+use crate::source::localfs::LocalTree;
 use crate::source::{Counters, CountingStore, Location, RejectedNames, S3Settings, Source};
 use crate::table::layout::Assignment;
-use crate::table::listing::Leaf;
+use crate::table::listing::{self, Leaf};
+use crate::table::prefilter::{Column, Needle};
 use crate::table::schema;
 use manifest::Reading;
 
@@ -40,7 +43,11 @@ const SEND: &str = "send";
 #[derive(Debug)]
 pub struct Tier {
     pub location: Location,
+    /// What queries read through (a local tier as a local source is read: small ranges in
+    /// place, not a blocking task each).
     pub store: Arc<dyn ObjectStore>,
+    /// What compaction writes through.
+    pub(crate) writer: Arc<dyn ObjectStore>,
     /// The tier's folder inside `store` (an S3 prefix; empty for a local directory).
     pub root: Path,
     /// Requests made of the tier, apart from the source's.
@@ -87,30 +94,32 @@ impl Tier {
             why,
         };
         let counters = Arc::new(Counters::default());
-        let (inner, root): (Arc<dyn ObjectStore>, Path) = match &location {
-            Location::Local(dir) => {
-                if create {
-                    std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
-                } else if !dir.is_dir() {
-                    return Err(refuse(
-                        "does not exist (run `seslog compact` to make it)".to_string(),
-                    ));
+        let (reader, writer, root): (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>, Path) =
+            match &location {
+                Location::Local(dir) => {
+                    if create {
+                        std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
+                    } else if !dir.is_dir() {
+                        return Err(refuse(
+                            "does not exist (run `seslog compact` to make it)".to_string(),
+                        ));
+                    }
+                    let writer = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                        .map_err(|e| refuse(e.to_string()))?;
+                    let reader = LocalTree::new(dir, RejectedNames::default())
+                        .map_err(|e| refuse(e.to_string()))?;
+                    (Arc::new(reader), Arc::new(writer), Path::default())
                 }
-                let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| refuse(e.to_string()))?;
-                (Arc::new(store), Path::default())
-            }
-            Location::S3 { bucket, prefix } => {
-                let (store, _) =
-                    crate::source::s3_store(bucket, s3, &RejectedNames::default()).await?;
-                (
-                    store,
-                    Path::parse(prefix).map_err(|e| refuse(e.to_string()))?,
-                )
-            }
-        };
+                Location::S3 { bucket, prefix } => {
+                    let (store, _) =
+                        crate::source::s3_store(bucket, s3, &RejectedNames::default()).await?;
+                    let root = Path::parse(prefix).map_err(|e| refuse(e.to_string()))?;
+                    (Arc::clone(&store), store, root)
+                }
+            };
         Ok(Tier {
-            store: Arc::new(CountingStore::new(inner, counters.clone())),
+            store: Arc::new(CountingStore::new(reader, counters.clone())),
+            writer,
             location,
             root,
             counters,
@@ -143,21 +152,36 @@ impl Tier {
 pub type Planned = Vec<(ObjectMeta, Assignment)>;
 
 /// How a scan reads each of its folders: the tier's files where a folder's manifest still
-/// holds (and the objects it does not hold, raw), every object raw elsewhere. Returns
-/// (objects to read raw, tier files).
+/// holds (and the objects it does not hold, raw), every object raw elsewhere. A folder
+/// whose stamp is the manifest's is not listed at all. Returns (objects to read raw, tier
+/// files).
 pub async fn readings(
     tier: &Tier,
     source: &Source,
-    folders: Vec<(Leaf, Vec<ObjectMeta>)>,
-) -> Result<(Planned, Planned)> {
+    leaves: Vec<Leaf>,
+    needles: &[Needle],
+) -> DfResult<(Planned, Planned)> {
+    let store = source.store.as_ref();
     let read: Vec<(Leaf, Reading, Path)> =
-        stream::iter(folders.into_iter().map(|(leaf, objects)| async move {
+        stream::iter(leaves.into_iter().map(|leaf| async move {
             let folder = tier.folder(source, &leaf.prefix);
-            let reading = match manifest::read(tier, &folder).await? {
-                Some(m) => m.reading(objects, &source.root),
-                None => Reading::Raw(objects),
+            let stored = manifest::read(tier, &folder).await?;
+            let stamp = source.folder_stamp(&leaf.prefix);
+            let unlisted = stored
+                .as_ref()
+                .and_then(|m| m.head()?.reading_unlisted(&leaf.prefix, stamp));
+            let reading = match unlisted {
+                Some(reading) => reading,
+                None => {
+                    let objects = listing::list_folder(store, source, &leaf).await?.objects;
+                    match stored.and_then(|m| m.full()) {
+                        Some(m) => m.reading(objects),
+                        None => Reading::Raw(objects),
+                    }
+                }
             };
-            Ok::<_, Error>((leaf, reading, folder))
+            let reading = pass_over(tier, &folder, reading, needles).await;
+            Ok::<_, DataFusionError>((leaf, reading, folder))
         }))
         .buffered(32)
         .try_collect()
@@ -198,6 +222,38 @@ pub async fn readings(
         }
     }
     Ok((raw, files))
+}
+
+/// A lookup's reading of a folder without the files whose keys say they cannot hold the
+/// value (counted as planned, never as read).
+async fn pass_over(tier: &Tier, folder: &Path, reading: Reading, needles: &[Needle]) -> Reading {
+    let Reading::Tier { files, raw } = reading else {
+        return reading;
+    };
+    if !needles.iter().any(|n| n.column != Column::Destination) {
+        return Reading::Tier { files, raw };
+    }
+    let mut kept = Vec::with_capacity(files.len());
+    for file in files {
+        let path: Path = folder
+            .parts()
+            .chain(Path::from(file.name.as_str()).parts())
+            .collect();
+        let may_hold = match keys::read(tier, &path).await {
+            Some(keys) => needles.iter().all(|n| keys.may_hold(n)),
+            None => true,
+        };
+        if may_hold {
+            kept.push(file);
+        } else {
+            let stats = &tier.stats;
+            TierStats::add(&stats.files, 1);
+            TierStats::add(&stats.bytes, file.size);
+            TierStats::add(&stats.row_groups, file.row_groups);
+            TierStats::add(&stats.rows, file.rows);
+        }
+    }
+    Reading::Tier { files: kept, raw }
 }
 
 /// `path` without the leading `root` (as it is when it does not start with it).

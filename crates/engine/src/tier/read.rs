@@ -15,11 +15,15 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderOptions, RowFilter, RowSelection, RowSelector,
+};
 use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::{
@@ -27,6 +31,7 @@ use datafusion::parquet::file::metadata::{
 };
 use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
 use datafusion::parquet::file::statistics::Statistics;
+use datafusion::parquet::schema::types::SchemaDescriptor;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -65,7 +70,12 @@ impl TierRead {
     ) -> Self {
         let mut leaves = Vec::new();
         for field in output.fields() {
-            paths(field.name(), &reads.of(field.name()), &mut leaves);
+            paths(
+                field.name(),
+                field.data_type(),
+                &reads.of(field.name()),
+                &mut leaves,
+            );
         }
         // Nothing of the record read (`count(*)`): the smallest column still gives the rows.
         if leaves.is_empty() {
@@ -102,12 +112,16 @@ impl TierRead {
     }
 }
 
-/// The dotted leaf paths under `prefix` that `part` reads.
-fn paths(prefix: &str, part: &Part, out: &mut Vec<String>) {
-    match part {
-        Part::Some(children) if !children.is_empty() => {
+/// The dotted paths under `prefix` (a column or struct field of type `data_type`) that
+/// `part` reads: a struct's fields one by one, anything else (a list, a map: what a query
+/// names inside them is an element or a key, not a Parquet leaf) whole.
+fn paths(prefix: &str, data_type: &DataType, part: &Part, out: &mut Vec<String>) {
+    match (part, data_type) {
+        (Part::Some(children), DataType::Struct(fields)) if !children.is_empty() => {
             for (name, child) in children {
-                paths(&format!("{prefix}.{name}"), child, out);
+                if let Some(field) = fields.iter().find(|f| f.name() == name) {
+                    paths(&format!("{prefix}.{name}"), field.data_type(), child, out);
+                }
             }
         }
         _ => out.push(prefix.to_string()),
@@ -229,6 +243,15 @@ pub async fn open(
         .with_projection(mask)
         .with_row_groups(row_groups)
         .with_batch_size(read.batch_size);
+    let schema = metadata.file_metadata().schema_descr();
+    let predicates: Vec<Box<dyn ArrowPredicate>> = read
+        .needles
+        .iter()
+        .filter_map(|needle| predicate(schema, needle))
+        .collect();
+    if !predicates.is_empty() {
+        builder = builder.with_row_filter(RowFilter::new(predicates));
+    }
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }
@@ -306,6 +329,68 @@ async fn select(
         }
     }
     Ok((groups, Some(RowSelection::from(selectors))))
+}
+
+/// The rows that hold the needle's value, exactly, from its one column: the lookup's own
+/// filter (which still runs on every row handed on), evaluated first so the query's other
+/// columns are read only for the rows that match, and not at all in a row group without
+/// one. The statistics only say where the value may be; a page of `recipients` covers a
+/// thousand rows.
+fn predicate(schema: &SchemaDescriptor, needle: &Needle) -> Option<Box<dyn ArrowPredicate>> {
+    let leaf = schema
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == needle_leaf(needle.column))?;
+    let mask = ProjectionMask::leaves(schema, [leaf]);
+    let (column, value) = (needle.column, needle.value.clone());
+    Some(Box::new(ArrowPredicateFn::new(mask, move |batch| {
+        holds(&batch, column, &value)
+    })))
+}
+
+/// Per row of `batch` (the needle's column, as the predicate reads it): whether it holds
+/// `value` (an element of the list equal to it; the string equal to it). NULL is false.
+fn holds(batch: &RecordBatch, column: Column, value: &str) -> Result<BooleanArray, ArrowError> {
+    let missing = || ArrowError::SchemaError(format!("no {column:?} column to look in"));
+    let array = match column {
+        Column::Recipients => batch
+            .column_by_name(crate::table::schema::RECIPIENTS)
+            .cloned(),
+        Column::Destination | Column::MessageId => {
+            let field = if column == Column::Destination {
+                "destination"
+            } else {
+                "messageid"
+            };
+            batch
+                .column_by_name("mail")
+                .and_then(|mail| mail.as_struct_opt()?.column_by_name(field).cloned())
+        }
+    }
+    .ok_or_else(missing)?;
+    let wanted = StringArray::new_scalar(value);
+    let rows = array.len();
+    let hits = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let equal = eq(list.values(), &wanted)?;
+            let offsets = list.value_offsets();
+            (0..rows)
+                .map(|row| {
+                    list.is_valid(row)
+                        && (offsets[row] as usize..offsets[row + 1] as usize)
+                            .any(|i| equal.is_valid(i) && equal.value(i))
+                })
+                .collect::<BooleanArray>()
+        }
+        _ => {
+            let equal = eq(&array, &wanted)?;
+            (0..rows)
+                .map(|row| equal.is_valid(row) && equal.value(row))
+                .collect::<BooleanArray>()
+        }
+    };
+    Ok(hits)
 }
 
 /// Whether a column chunk's statistics say no value equals `value`.
