@@ -50,9 +50,11 @@ use crate::tier::{Tier, storage_schema, to_storage};
 /// Rows per row group: each is sorted on its own, so this is also what compaction holds in
 /// memory at once (about 2 KB a row decoded).
 pub const ROW_GROUP_ROWS: usize = 32 * 1024;
-/// Rows per data page: a lookup reads at least this many rows of each column it reads, per
-/// row group that may hold the value.
-const PAGE_ROWS: usize = 1024;
+/// Rows per data page: a lookup decodes a whole page of each column it reads for each row
+/// that matches, and small pages compress less. On 28 days of generated volume: 1024 rows,
+/// 0.96x the gzipped size and a 28-day lookup in 0.055 s; 2048, 0.92x and 0.07 s; 8192,
+/// 0.87x and 0.085 s.
+const PAGE_ROWS: usize = 2048;
 /// A file no manifest names (left by a run that was stopped) is removed once it is this
 /// old: younger, it may be another compaction's, still being written.
 const ORPHAN_AGE: Duration = Duration::hours(1);
@@ -300,6 +302,9 @@ impl<'a> Job<'a> {
                 manifest.objects.push(Entry::of(&meta));
                 for batch in batches {
                     report.rows += batch.num_rows() as u64;
+                    self.progress
+                        .rows
+                        .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
                     writer.push(batch).await?;
                 }
             } else {

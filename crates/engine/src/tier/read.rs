@@ -3,13 +3,16 @@
 //! only the row groups and pages that can hold the value.
 //!
 //! A lookup (`array_has(recipients, 'x')`, `mail.messageid = 'x'`) names a value a row must
-//! hold in one column. The files are sorted by each row's first recipient, so the pages of
-//! `recipients` each cover a narrow range of addresses: a page whose [min, max] does not
-//! contain the value holds no row that can match, nor does a row group whose own range or
-//! (for message ids, which are in no order) bloom filter says so. What is left is read and
-//! the filter still runs, exactly, on every row; this only leaves out rows that certainly
-//! cannot match. Statistics written truncated stay bounds (a truncated minimum is below the
-//! real one, a truncated maximum above), so the comparison stays safe.
+//! hold in one column. Files whose keys say they cannot hold it are not opened at all
+//! (`keys.rs`, at planning). In a file that is: the rows are sorted by their first
+//! recipient, so the pages of `recipients` each cover a narrow range of addresses, and a
+//! page whose [min, max] does not contain the value holds no row that can match, nor does a
+//! row group whose own range or (for message ids, which are in no order) bloom filter says
+//! so. What is left is probed on the value's one column, and the query's other columns are
+//! read only for the rows that hold it. The query's filter still runs, exactly, on every
+//! row handed on; this only leaves out rows that certainly cannot match. Statistics written
+//! truncated stay bounds (a truncated minimum is below the real one, a truncated maximum
+//! above), so the comparison stays safe.
 
 use std::ops::Range;
 use std::sync::Arc;
