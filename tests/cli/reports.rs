@@ -613,6 +613,12 @@ fn every_query_file_is_a_listed_report() {
         seslog_engine::report::BUILTIN.len(),
         "a file in queries/ is not registered in report::BUILTIN"
     );
+    // The tests that run every report run them all.
+    let mut run: Vec<&str> = super::util::every_report().iter().map(|r| r[0]).collect();
+    let mut builtin: Vec<&str> = seslog_engine::report::BUILTIN.iter().map(|r| r.0).collect();
+    run.sort();
+    builtin.sort();
+    assert_eq!(run, builtin, "util::every_report() misses a report");
 }
 
 #[test]

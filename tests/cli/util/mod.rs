@@ -53,6 +53,24 @@ impl Workdir {
     }
 }
 
+/// Every built-in report, with an address or message id of the scenario where it takes
+/// one (`reports.rs` checks that none is missing).
+pub fn every_report() -> Vec<Vec<&'static str>> {
+    vec![
+        vec!["bounces"],
+        vec!["complaints"],
+        vec!["recipient", "bob@example.com"],
+        vec!["message", "0100019a-news-000000"],
+        vec!["delays"],
+        vec!["rejects"],
+        vec!["failures"],
+        vec!["summary"],
+        vec!["domains"],
+        vec!["suppression"],
+        vec!["check"],
+    ]
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_seslog"))
 }

@@ -171,6 +171,7 @@ pub async fn compact(
         progress.planned(read.len() as u64, read.iter().map(|o| o.size).sum());
     }
     let job = Job::new(source, tier, diagnostics, progress);
+    let mut unchanged = Vec::new();
     for p in planned {
         match (&p.change, p.manifest) {
             (Change::None, Some(mut manifest)) => {
@@ -181,6 +182,7 @@ pub async fn compact(
                     manifest.stamp = p.stamp;
                     manifest::write(tier, &tier.folder(source, &p.leaf.prefix), &manifest).await?;
                 }
+                unchanged.push((tier.folder(source, &p.leaf.prefix), manifest));
             }
             (change, old) => {
                 match change {
@@ -193,6 +195,14 @@ pub async fn compact(
             }
         }
     }
+    // A run stopped after a folder's manifest was written, before the files it replaced
+    // were removed, leaves them in a folder that is unchanged from then on: swept here.
+    let job = &job;
+    report.files_removed += stream::iter(unchanged)
+        .map(|(folder, manifest)| async move { job.remove_unnamed(&folder, &manifest, &[]).await })
+        .buffer_unordered(32)
+        .try_fold(0, |sum, n| async move { Ok(sum + n) })
+        .await?;
     Ok(report)
 }
 
