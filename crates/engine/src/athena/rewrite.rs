@@ -10,10 +10,10 @@ use std::ops::ControlFlow;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Ident, JoinConstraint, JoinOperator, LambdaFunction, OneOrManyWithParens, Query, Select,
-    SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
-    visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, JoinConstraint, JoinOperator, LambdaFunction, OneOrManyWithParens,
+    Query, Select, SelectItem, SetExpr, Statement, Subscript, TableFactor, TableWithJoins, Value,
+    VisitMut, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -214,10 +214,22 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
     if let Expr::Lambda(lambda) = expr {
         return lambda_fields(lambda).map(Some);
     }
+    if let Expr::CompoundFieldAccess { root, access_chain } = expr {
+        return field_access(root, access_chain);
+    }
     let Expr::Function(f) = expr else {
         return Ok(None);
     };
     let name = f.name.to_string().to_lowercase();
+    if name == "element_at"
+        && let Some(args) = plain_args(f)
+        && let [_, index] = args.as_slice()
+        && let FunctionArguments::List(list) = &f.args
+        && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = list.args.first()
+        && is_tag(array)
+    {
+        return tag_element(array, &parse_expr(index)?).map(Some);
+    }
     if let Some((_, instead)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
         return Err(unsupported(&format!("{name}()"), instead));
     }
@@ -297,6 +309,123 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
         _ => return Ok(None),
     };
     parse_expr(&sql).map(Some)
+}
+
+/// Field access after a subscript or a call (`bounce.bouncedrecipients[1].diagnosticcode`,
+/// `element_at(arr, 1).emailaddress`), which DataFusion's planner takes only with the name
+/// quoted: written `['diagnosticcode']` (the same access, and text that parses back the
+/// same when another rewrite prints the expression). A name is lower-cased unless quoted,
+/// as Athena does. And a subscript on a tag (`mail.tags.ses_source_ip[1]`), whose values
+/// Athena's DDL types `array(varchar)`: see `tag_element`.
+fn field_access(root: &Expr, chain: &[AccessExpr]) -> Result<Option<Expr>> {
+    // The identifiers up to the first subscript name a column and its fields: DataFusion
+    // resolves those itself.
+    let named = match root {
+        Expr::Identifier(_) => chain
+            .iter()
+            .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+            .count(),
+        _ => 0,
+    };
+    let idents: Vec<&Ident> = std::iter::once(root)
+        .chain(chain[..named].iter().map(|a| match a {
+            AccessExpr::Dot(e) => e,
+            AccessExpr::Subscript(_) => unreachable!("counted as a name"),
+        }))
+        .filter_map(|e| match e {
+            Expr::Identifier(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    let index = |a: &AccessExpr| match a {
+        AccessExpr::Subscript(Subscript::Index { index }) => Some(index.clone()),
+        _ => None,
+    };
+    let n = idents.len();
+    let rest = &chain[named..];
+    // `mail.tags.name[i]` and `mail.tags['name'][i]`.
+    let named_tag = Expr::CompoundIdentifier(idents.iter().copied().cloned().collect());
+    let tag = if is_tag(&named_tag) {
+        rest.first().and_then(index).map(|i| (named_tag, i, 1))
+    } else if n >= 2
+        && unquoted(idents[n - 2], "mail")
+        && unquoted(idents[n - 1], "tags")
+        && let Some(Expr::Value(key)) = rest.first().and_then(index)
+        && matches!(key.value, Value::SingleQuotedString(_))
+    {
+        rest.get(1).and_then(index).map(|i| {
+            let value = Expr::CompoundFieldAccess {
+                root: Box::new(root.clone()),
+                access_chain: chain[..=named].to_vec(),
+            };
+            (value, i, 2)
+        })
+    } else {
+        None
+    };
+    let tagged = tag.is_some();
+    let (root, rest) = match tag {
+        Some((value, i, used)) => (tag_element(&value, &i)?, &rest[used..]),
+        None => (root.clone(), rest),
+    };
+    let mut changed = tagged;
+    let rest: Vec<AccessExpr> = rest
+        .iter()
+        .map(|a| match a {
+            AccessExpr::Dot(Expr::Identifier(i)) => {
+                changed = true;
+                let name = match i.quote_style {
+                    None => i.value.to_lowercase(),
+                    Some(_) => i.value.clone(),
+                };
+                AccessExpr::Subscript(Subscript::Index {
+                    index: Expr::value(Value::SingleQuotedString(name)),
+                })
+            }
+            other => other.clone(),
+        })
+        .collect();
+    if !changed {
+        return Ok(None);
+    }
+    let mut access_chain = if tagged {
+        Vec::new()
+    } else {
+        chain[..named].to_vec()
+    };
+    access_chain.extend(rest);
+    Ok(Some(if access_chain.is_empty() {
+        root
+    } else {
+        Expr::CompoundFieldAccess {
+            root: Box::new(root),
+            access_chain,
+        }
+    }))
+}
+
+/// `mail.tags.name`, which seslog exposes as a string.
+fn is_tag(expr: &Expr) -> bool {
+    match expr {
+        Expr::CompoundIdentifier(parts) => {
+            let n = parts.len();
+            n >= 3 && unquoted(&parts[n - 3], "mail") && unquoted(&parts[n - 2], "tags")
+        }
+        _ => false,
+    }
+}
+
+/// `ident` is `name` written without quotes, in any case.
+fn unquoted(ident: &Ident, name: &str) -> bool {
+    ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case(name)
+}
+
+/// Element `index` of a tag's values, as Athena's `array(varchar)` tags give it. SES gives
+/// every tag one value (a message tag is a name and a value; the auto-tags are one each),
+/// which seslog exposes as the string itself: element 1 is that string, any other is
+/// null, as `element_at` past the end of an array is.
+fn tag_element(value: &Expr, index: &Expr) -> Result<Expr> {
+    parse_expr(&format!("CASE WHEN {index} = 1 THEN {value} END"))
 }
 
 fn lambda_params(lambda: &LambdaFunction) -> Vec<String> {
