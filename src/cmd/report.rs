@@ -50,8 +50,8 @@ pub struct BouncesArgs {
     /// Only bounces of this type.
     #[arg(long = "type", value_enum)]
     pub bounce_type: Option<BounceType>,
-    /// Only this recipient (any case).
-    #[arg(long)]
+    /// Only this recipient (any case; `Name <addr>` and stray spaces are fine).
+    #[arg(long, value_parser = parse_address)]
     pub recipient: Option<String>,
     /// Only recipients at this domain.
     #[arg(long)]
@@ -70,7 +70,8 @@ pub struct WindowedArgs {
 /// Example: seslog recipient Alice@Example.com --since 7d
 #[derive(Debug, clap::Args)]
 pub struct RecipientArgs {
-    /// The address (matched in any case).
+    /// The address (matched in any case; `Name <addr>` and stray spaces are fine).
+    #[arg(value_parser = parse_address)]
     pub address: String,
     #[command(flatten)]
     pub window: WindowArgs,
@@ -134,6 +135,28 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         return Err(bad());
     }
     Ok(value)
+}
+
+/// An address as people paste it: `  alice@example.com `, `Alice <alice@example.com>`,
+/// `<alice@example.com>`, `mailto:alice@example.com`, with a space or a line break
+/// inside: the bare address. Something with no `@` is refused, naming what was given: it
+/// can match no recipient, and an empty answer would look like "never mailed".
+fn parse_address(text: &str) -> Result<String, String> {
+    let inner = match (text.rfind('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
+    let mut address: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
+    if address.len() > 7 && address[..7].eq_ignore_ascii_case("mailto:") {
+        address.drain(..7);
+    }
+    match address.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(address),
+        _ => Err(format!(
+            "`{}` is not an email address (expected local@domain, or Name <local@domain>)",
+            text.trim()
+        )),
+    }
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -292,4 +315,37 @@ fn status_over(batch: &RecordBatch) -> bool {
         .column_by_name("status")
         .and_then(|c| c.as_string_opt::<i32>())
         .is_some_and(|s| s.iter().any(|v| v == Some("OVER")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address;
+
+    #[test]
+    fn addresses_are_taken_as_people_paste_them() {
+        for given in [
+            "alice@example.com",
+            "  alice@example.com\n",
+            "Alice Smith <alice@example.com>",
+            "\"Smith, Alice\" < alice@example.com >",
+            "<alice@example.com>",
+            "mailto:alice@example.com",
+            "alice @example.com",
+        ] {
+            assert_eq!(
+                parse_address(given).as_deref(),
+                Ok("alice@example.com"),
+                "{given:?}"
+            );
+        }
+        // Case is the report's business (it matches in any case): kept as given.
+        assert_eq!(
+            parse_address("Alice@Example.COM").as_deref(),
+            Ok("Alice@Example.COM")
+        );
+        for wrong in ["alice", "", "  ", "@example.com", "alice@", "Alice <>"] {
+            let err = parse_address(wrong).unwrap_err();
+            assert!(err.contains("is not an email address"), "{wrong:?}: {err}");
+        }
+    }
 }

@@ -317,6 +317,40 @@ fn recipient_timeline_with_verdicts() {
 }
 
 #[test]
+fn addresses_are_taken_as_people_paste_them() {
+    let w = Workdir::scenario();
+    let timeline =
+        |address: &str| report(&w, &[&["recipient", address][..], &NOVEMBER[..]].concat());
+    let plain = timeline("alice@example.com");
+    assert_eq!(plain.len(), 4);
+    for pasted in [
+        "Alice Smith <Alice@Example.com>",
+        " alice@example.com\n",
+        "mailto:alice@example.com",
+    ] {
+        assert_eq!(timeline(pasted), plain, "{pasted:?}");
+    }
+    let bounced = report(
+        &w,
+        &[
+            &["bounces", "--recipient", "Carol <carol@example.net> "][..],
+            &NOVEMBER[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(cols(&bounced, &[1]), vec![row(&["carol@example.net"])]);
+    // Not an address: refused by name, not an empty answer that reads "never mailed".
+    let out = w.seslog(&["recipient", "alice"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`alice` is not an email address"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn recipient_table_view_prints_verdicts_after_the_timeline() {
     let w = Workdir::scenario();
     let out = w
