@@ -12,6 +12,7 @@ mod cmd;
 mod config;
 mod error;
 mod exit;
+mod hints;
 mod output;
 mod query;
 mod settings;

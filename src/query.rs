@@ -196,6 +196,7 @@ pub async fn print_plan(
     view: View,
     watch: &mut (dyn FnMut(&RecordBatch) + Send),
 ) -> Result<u64> {
+    let notes = crate::hints::for_plan(&plan);
     let mut stream = engine.execute(plan).await.map_err(explain)?;
     let mut sink = Sink::open(config, view)?;
     let ticker = Ticker::start(&engine.progress, config);
@@ -220,5 +221,9 @@ pub async fn print_plan(
         sink.printer.finish()?;
         Ok(rows)
     });
-    sink.close(printed)
+    let rows = sink.close(printed)?;
+    for note in notes {
+        eprintln!("seslog: note: {note}");
+    }
+    Ok(rows)
 }

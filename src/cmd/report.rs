@@ -247,12 +247,13 @@ pub fn list(_args: ReportsArgs, config: &Config) -> Result<ExitCode> {
 }
 
 /// A report's plan with its window and parameters bound, ready to execute on `engine`.
+/// The report's plan, and what to say if it finds nothing (the window it looked in).
 pub async fn plan_report(
     engine: &Engine,
     name: &str,
     request: &Request,
     config: &Config,
-) -> Result<datafusion::logical_expr::LogicalPlan> {
+) -> Result<(datafusion::logical_expr::LogicalPlan, Option<String>)> {
     let reports = report::catalog(&config.query_dirs).map_err(explain)?;
     let report: &Report = report::find(&reports, name).map_err(explain)?;
     let window = match report.window {
@@ -273,12 +274,17 @@ pub async fn plan_report(
         );
     }
     let plan = engine.plan(statements.remove(0)).await.map_err(explain)?;
-    plan.with_param_values(params).map_err(explain)
+    let w = &request.window;
+    let defaulted = w.from.is_none() && w.to.is_none() && w.since.is_none();
+    let if_empty = window.as_ref().zip(report.window).map(|(window, span)| {
+        crate::hints::for_empty_report(window, defaulted.then(|| span.num_days()))
+    });
+    Ok((plan.with_param_values(params).map_err(explain)?, if_empty))
 }
 
 async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
     let engine = query::open_engine(config).await?;
-    let plan = plan_report(&engine, name, &request, config).await?;
+    let (plan, if_empty) = plan_report(&engine, name, &request, config).await?;
     let started = std::time::Instant::now();
     // The recipient report in the table view: the timeline, then one verdict line per
     // message; in machine formats `verdict` stays a column so the output is one clean table.
@@ -290,6 +296,9 @@ async fn run_named(name: &str, request: Request, config: &Config) -> Result<Exit
     let mut watch = |batch: &RecordBatch| over |= name == "check" && status_over(batch);
     let printed = query::print_plan(&engine, plan, config, view, &mut watch).await;
     let rows = printed.as_ref().map_or(0, |rows| *rows);
+    if let (Ok(0), Some(note)) = (&printed, if_empty) {
+        eprintln!("seslog: note: {note}");
+    }
     query::report_after(&engine, config, rows, started.elapsed())?;
     printed?;
     if over {

@@ -327,7 +327,13 @@ async fn backslash(line: &str, engine: &Engine, config: &mut Config) -> bool {
                     }
                 }
                 match plan_report(engine, name, &request, config).await {
-                    Ok(plan) => print_plan(plan, engine, config).await,
+                    Ok((plan, if_empty)) => {
+                        let rows = print_plan(plan, engine, config).await;
+                        if let (Ok(0), Some(note)) = (&rows, if_empty) {
+                            eprintln!("seslog: note: {note}");
+                        }
+                        rows.map(|_| ())
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -355,7 +361,7 @@ async fn print_plan(
     plan: datafusion::logical_expr::LogicalPlan,
     engine: &Engine,
     config: &Config,
-) -> Result<()> {
+) -> Result<u64> {
     let started = Instant::now();
     let c = &engine.source.counters;
     let before = (c.lists(), c.gets(), c.bytes());
@@ -369,5 +375,5 @@ async fn print_plan(
         c.gets() - before.1,
         output::athena_cost_usd(bytes)
     );
-    Ok(())
+    Ok(rows)
 }

@@ -351,6 +351,36 @@ fn addresses_are_taken_as_people_paste_them() {
 }
 
 #[test]
+fn an_empty_report_says_where_it_looked() {
+    let w = Workdir::scenario();
+    let out = run_csv(
+        &w,
+        &["bounces", "--from", "2024-01-01", "--to", "2024-01-31"],
+    );
+    assert_eq!(out.rows().len(), 0);
+    assert_eq!(
+        out.stderr,
+        "seslog: note: no rows: the report looked at events from 2024-01-01 00:00 UTC up to \
+         2024-02-01 00:00 UTC (event time)\n"
+    );
+    // Without a window: the default span, and its dates.
+    let out = run_csv(&w, &["recipient", "nobody@example.com"]);
+    assert_eq!(out.rows().len(), 0);
+    assert!(
+        out.stderr.starts_with("seslog: note: no rows: the report looked at events from 20")
+            && out.stderr.ends_with(
+                "UTC (the report's default 30 days; --from, --to or --since choose another window)\n"
+            ),
+        "{}",
+        out.stderr
+    );
+    // A report that finds something says nothing of the kind.
+    let out = november(&w, &["bounces"]);
+    assert!(!out.rows().is_empty());
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
 fn recipient_table_view_prints_verdicts_after_the_timeline() {
     let w = Workdir::scenario();
     let out = w

@@ -403,3 +403,40 @@ fn element_at_is_trinos_on_arrays_and_maps() {
         .ok();
     assert!(out.json()[0]["missing"].is_null());
 }
+
+#[test]
+fn a_question_that_cannot_match_says_why() {
+    let w = Workdir::scenario();
+    let count = |filter: &str| {
+        w.seslog(&[
+            "--format",
+            "csv",
+            "sql",
+            &format!("SELECT count(*) AS n FROM seslogs WHERE {filter}"),
+        ])
+        .ok()
+    };
+    let out = count(
+        "day = '2024-11-05' OR event_type = 'bounce' OR eventtype IN ('rendering_failure')",
+    );
+    assert_eq!(out.stdout, "n\n0\n");
+    assert_eq!(
+        out.stderr,
+        "seslog: note: `day` is written '2024/11/05', as the folders are named: '2024-11-05' matches no day\n\
+         seslog: note: `event_type` 'bounce' matches no event: did you mean 'Bounce'?\n\
+         seslog: note: `eventtype` 'rendering_failure' matches no event: did you mean 'Rendering Failure'?\n"
+    );
+    let out = count("event_type = 'Unsubscribe'");
+    assert!(
+        out.stderr.contains(
+            "'Unsubscribe' matches no event: SES's types are 'Send', 'Delivery', 'Bounce'"
+        ),
+        "{}",
+        out.stderr
+    );
+    // The same questions in the folders' forms: an answer, and no note.
+    let out =
+        count("day = '2024/11/05' AND event_type = 'Bounce' OR eventtype = 'Rendering Failure'");
+    assert_ne!(out.stdout, "n\n0\n");
+    assert_eq!(out.stderr, "");
+}
