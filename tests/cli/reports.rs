@@ -1,6 +1,7 @@
 //! The canned reports over the scenario, with exact rows.
 
 use super::util::{Output, Workdir, row};
+use seslog_gen as testgen;
 
 const NOVEMBER: [&str; 4] = ["--from", "2024-11-01", "--to", "2024-11-30"];
 
@@ -809,4 +810,162 @@ fn every_report_reads_each_object_once() {
     }
     // Every built-in report is in the list above.
     assert_eq!(seslog_engine::report::BUILTIN.len(), 11);
+}
+
+/// Three senders over November: one bounces 10% of 200 sends, one 1% of 200 with a
+/// campaign tag on half, one 5 of 10 (too few sends to judge).
+fn senders_tree() -> Workdir {
+    let w = Workdir::empty();
+    let mut events = Vec::new();
+    let senders = [
+        ("a@x.example", 200, 20),
+        ("b@y.example", 200, 2),
+        ("Shop C <C@Z.example>", 10, 5),
+    ];
+    for (s, (source, sends, bounces)) in senders.iter().enumerate() {
+        for i in 0..*sends {
+            let to = format!("r{i}@example.com");
+            let mut m = testgen::Mail::new(
+                &format!("0100019c-{s}-{i:06}"),
+                &format!("2024-11-{:02}T10:{:02}:00.000Z", 2 + i % 20, i % 60),
+                &[to.as_str()],
+                "Hello",
+            );
+            m.source = source.to_string();
+            m.tags = vec![("Campaign".into(), format!("c{}", i % 2))];
+            events.push(m.send());
+            if i < *bounces {
+                let when = format!("2024-11-{:02}T11:00:00.000Z", 2 + i % 20);
+                events.push(m.bounce(&to, "Permanent", "General", &when, &when));
+            }
+        }
+    }
+    testgen::write_tree(w.path(), &testgen::firehose_objects(&events, 300)).unwrap();
+    w
+}
+
+#[test]
+fn check_by_key_judges_each_key_on_its_own() {
+    let w = senders_tree();
+    let check = |args: &[&str]| {
+        let full = [&["--format", "csv", "check"][..], args, &NOVEMBER[..]].concat();
+        w.seslog(&full)
+    };
+    let out = check(&["--by", "sender"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&[
+                "sender",
+                "a@x.example",
+                "200",
+                "20",
+                "10.0",
+                "0",
+                "0.0",
+                "OVER",
+                "bounce rate"
+            ]),
+            row(&[
+                "sender",
+                "c@z.example",
+                "10",
+                "5",
+                "50.0",
+                "0",
+                "0.0",
+                "few sends",
+                ""
+            ]),
+            row(&[
+                "sender",
+                "b@y.example",
+                "200",
+                "2",
+                "1.0",
+                "0",
+                "0.0",
+                "ok",
+                ""
+            ]),
+        ]
+    );
+    // The floor and the threshold are the user's.
+    let out = check(&[
+        "--by",
+        "sender",
+        "--min-sends",
+        "10",
+        "--max-bounce-rate",
+        "20%",
+    ]);
+    assert_eq!(out.code, 3);
+    assert_eq!(
+        cols(&out.rows(), &[1, 7]),
+        vec![
+            row(&["c@z.example", "OVER"]),
+            row(&["a@x.example", "ok"]),
+            row(&["b@y.example", "ok"]),
+        ]
+    );
+    // Nobody over: exit 0.
+    let out = check(&["--by", "sender", "--max-bounce-rate", "20%"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // By tag (any case, as SES's keys are), filtered first.
+    let out = check(&[
+        "--by",
+        "tag:campaign",
+        "--where",
+        "lower(mail.source) LIKE '%x.example'",
+    ]);
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&[
+                "tag:campaign",
+                "c0",
+                "100",
+                "10",
+                "10.0",
+                "0",
+                "0.0",
+                "OVER",
+                "bounce rate"
+            ]),
+            row(&[
+                "tag:campaign",
+                "c1",
+                "100",
+                "10",
+                "10.0",
+                "0",
+                "0.0",
+                "OVER",
+                "bounce rate"
+            ]),
+        ]
+    );
+    // Machine-readable for alerting scripts.
+    let out = w.seslog(
+        &[
+            &["--format", "json", "check", "--by", "domain"][..],
+            &NOVEMBER[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.code, 3);
+    let rows = out.json();
+    assert_eq!(rows.len(), 1, "one sending domain: {rows:?}");
+    assert_eq!(rows[0]["key"], "shop.example.com");
+    assert_eq!(rows[0]["sends"], 410);
+    assert_eq!(rows[0]["status"], "OVER");
+    // A key that is not one: exit 2, naming it.
+    let out = check(&["--by", "recipient"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("`recipient` is not a key"),
+        "{}",
+        out.stderr
+    );
 }

@@ -416,9 +416,8 @@ fn a_question_that_cannot_match_says_why() {
         ])
         .ok()
     };
-    let out = count(
-        "day = '2024-11-05' OR event_type = 'bounce' OR eventtype IN ('rendering_failure')",
-    );
+    let out =
+        count("day = '2024-11-05' OR event_type = 'bounce' OR eventtype IN ('rendering_failure')");
     assert_eq!(out.stdout, "n\n0\n");
     assert_eq!(
         out.stderr,
