@@ -47,6 +47,20 @@ pub struct Config {
     pub progress: ProgressMode,
     /// `seslog sql` with no query on a terminal opens the shell.
     pub stdin_is_terminal: bool,
+    /// The config file's `[[check]]` rules.
+    pub checks: Vec<settings::CheckRule>,
+    /// The config file read, if any, for messages about its contents.
+    pub config_path: Option<PathBuf>,
+}
+
+impl Config {
+    /// The config file as messages name it.
+    pub fn config_file_name(&self) -> String {
+        match &self.config_path {
+            Some(path) => format!("config file {}", path.display()),
+            None => "config file".into(),
+        }
+    }
 }
 
 impl Config {
@@ -88,6 +102,8 @@ impl Config {
             settings: shown,
             stdin_is_terminal: terminal.stdin,
             progress: progress(cli, &terminal, format),
+            checks: layers.data.check.clone(),
+            config_path: layers.file.as_ref().map(|f| f.path.clone()),
         })
     }
 }

@@ -35,6 +35,51 @@ pub struct FileConfig {
     pub parquet: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, NamedSource>,
+    /// `seslog check`'s rules, one per `[[check]]` table.
+    #[serde(default)]
+    pub check: Vec<CheckRule>,
+}
+
+/// A `[[check]]` table: rates per key (`by`, as `check --by` takes it; none: the account),
+/// of the events `where` keeps, against the rule's thresholds.
+///
+/// ```toml
+/// [[check]]
+/// name = "senders"
+/// by = "sender"
+/// min_sends = 200
+/// max_bounce_rate = "2%"
+/// max_complaint_rate = 0.0005
+/// where = "mail.tags.campaign <> 'test'"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRule {
+    pub name: Option<String>,
+    pub by: Option<String>,
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    pub max_bounce_rate: Option<RateSetting>,
+    pub max_complaint_rate: Option<RateSetting>,
+    pub min_sends: Option<u64>,
+}
+
+/// A rate in the config file: a fraction, or text as the flags take it (`"2%"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RateSetting {
+    Fraction(f64),
+    Text(String),
+}
+
+impl RateSetting {
+    /// As the flag would be written.
+    pub fn text(&self) -> String {
+        match self {
+            RateSetting::Fraction(f) => f.to_string(),
+            RateSetting::Text(t) => t.clone(),
+        }
+    }
 }
 
 /// A size in the config file: a number of bytes or text with a unit.

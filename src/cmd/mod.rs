@@ -5,6 +5,7 @@
 //! Nothing below imports this file.
 
 pub mod cache;
+pub mod check;
 pub mod compact;
 pub mod ddl;
 pub mod report;
@@ -74,7 +75,7 @@ pub enum Command {
     ///
     /// Example: seslog suppression --since 90d --format csv > suppress.csv
     Suppression(report::WindowedArgs),
-    Check(report::CheckArgs),
+    Check(check::CheckArgs),
     Reports(report::ReportsArgs),
     Run(report::RunArgs),
     /// Print a shell completion script.
@@ -169,7 +170,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::Summary(args) => report::windowed("summary", args, config).await,
         Command::Domains(args) => report::windowed("domains", args, config).await,
         Command::Suppression(args) => report::windowed("suppression", args, config).await,
-        Command::Check(args) => report::check(args, config).await,
+        Command::Check(args) => check::run(args, config).await,
         Command::Reports(args) => report::list(args, config),
         Command::Run(args) => report::run(args, config).await,
         Command::Config => {

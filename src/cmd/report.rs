@@ -88,132 +88,6 @@ pub struct MessageArgs {
     pub window: WindowArgs,
 }
 
-/// Bounce and complaint rates against thresholds; exits 3 when one is crossed.
-///
-/// Example: seslog check --since 7d --max-bounce-rate 2% || page-someone
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub window: WindowArgs,
-    /// Highest acceptable bounce rate: 5% or 0.05 (default: SES's review threshold, 5%).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
-    pub max_bounce_rate: Option<f64>,
-    /// Highest acceptable complaint rate: 0.1% or 0.001 (default: SES's review threshold).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
-    pub max_complaint_rate: Option<f64>,
-    /// Rates per key, each judged on its own: sender, domain (the sending domain),
-    /// configuration-set, or tag:NAME.
-    #[arg(long, value_name = "KEY", value_parser = CheckBy::parse)]
-    pub by: Option<CheckBy>,
-    /// With --by: a key with fewer sends in the window is not judged (default 100).
-    #[arg(long, value_name = "N", requires = "by")]
-    pub min_sends: Option<u64>,
-    /// With --by: only events for which this SQL condition holds, e.g.
-    /// "mail.tags.campaign = 'spring'".
-    #[arg(long = "where", value_name = "SQL", requires = "by")]
-    pub filter: Option<String>,
-}
-
-/// What `check --by` gives its own rates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckBy {
-    Sender,
-    Domain,
-    ConfigurationSet,
-    Tag(String),
-}
-
-impl CheckBy {
-    fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "sender" => Ok(CheckBy::Sender),
-            "domain" => Ok(CheckBy::Domain),
-            "configuration-set" => Ok(CheckBy::ConfigurationSet),
-            _ => match text.strip_prefix("tag:") {
-                Some(name) if !name.trim().is_empty() => Ok(CheckBy::Tag(name.trim().to_string())),
-                _ => Err(format!(
-                    "`{text}` is not a key: use sender, domain, configuration-set or tag:NAME"
-                )),
-            },
-        }
-    }
-
-    /// The key's name in the output.
-    fn name(&self) -> String {
-        match self {
-            CheckBy::Sender => "sender".into(),
-            CheckBy::Domain => "domain".into(),
-            CheckBy::ConfigurationSet => "configuration-set".into(),
-            CheckBy::Tag(name) => format!("tag:{name}"),
-        }
-    }
-
-    /// The key of one record, in SQL. `mail.source` may be `Name <address>`: the address,
-    /// lower-cased. The sending domain is SES's `ses:from-domain` tag, else the sender's.
-    fn sql(&self) -> String {
-        const SENDER: &str = "lower(CASE WHEN strpos(mail.source, '<') > 0 \
-             THEN split_part(split_part(mail.source, '<', 2), '>', 1) ELSE mail.source END)";
-        match self {
-            CheckBy::Sender => SENDER.into(),
-            CheckBy::Domain => {
-                format!("lower(coalesce(mail.tags.ses_from_domain, split_part({SENDER}, '@', 2)))")
-            }
-            CheckBy::ConfigurationSet => "mail.tags.ses_configuration_set".into(),
-            CheckBy::Tag(name) => format!(
-                "mail.tags['{}']",
-                seslog_engine::table::schema::safe_tag_name(name).replace('\'', "''")
-            ),
-        }
-    }
-}
-
-/// `check --by`: the same sums as `queries/check.sql`, per key, with a floor of sends
-/// under which a key is not judged (one bounce in two sends is no alarm).
-const CHECK_BY: &str = "-- name: check
--- description: Bounce and complaint rates per {by} against thresholds.
--- window: 7d
--- param: max_bounce_rate number = 0.05 -- the highest acceptable bounce rate, as a fraction
--- param: max_complaint_rate number = 0.001 -- the highest acceptable complaint rate, as a fraction
--- param: min_sends number = 100 -- a key with fewer sends is not judged
-WITH events AS (
-    SELECT DISTINCT eventtype, mail.messageid AS message_id, event_time,
-           array_to_string(recipients, ',') AS addresses, cardinality(recipients) AS n,
-           bounce.bouncetype AS bounce_type, bounce.bouncesubtype AS bounce_subtype,
-           {key} AS k
-    FROM seslogs
-    WHERE day BETWEEN $day_from AND $day_to AND event_time >= $from AND event_time < $to
-      AND ({filter})
-),
-totals AS (
-    SELECT k,
-           coalesce(sum(CASE WHEN eventtype = 'Send' THEN n END), 0) AS sends,
-           coalesce(sum(CASE WHEN eventtype = 'Bounce' AND bounce_type = 'Permanent'
-                              AND bounce_subtype <> 'OnAccountSuppressionList' THEN n END), 0) AS bounces,
-           coalesce(sum(CASE WHEN eventtype = 'Complaint' THEN n END), 0) AS complaints
-    FROM events
-    GROUP BY k
-),
-rates AS (
-    SELECT k, sends, bounces, complaints,
-           coalesce(CAST(bounces AS DOUBLE) / nullif(sends, 0), 0.0) AS bounce_rate,
-           coalesce(CAST(complaints AS DOUBLE) / nullif(sends, 0), 0.0) AS complaint_rate
-    FROM totals
-),
-judged AS (
-    SELECT *, sends >= $min_sends AND bounce_rate > $max_bounce_rate AS bounce_over,
-              sends >= $min_sends AND complaint_rate > $max_complaint_rate AS complaint_over
-    FROM rates
-)
-SELECT '{by}' AS \"by\", k AS \"key\", sends, bounces, round(100 * bounce_rate, 3) AS bounce_rate_pct,
-       complaints, round(100 * complaint_rate, 3) AS complaint_rate_pct,
-       CASE WHEN bounce_over OR complaint_over THEN 'OVER'
-            WHEN sends < $min_sends THEN 'few sends' ELSE 'ok' END AS status,
-       concat_ws(', ', CASE WHEN bounce_over THEN 'bounce rate' END,
-                       CASE WHEN complaint_over THEN 'complaint rate' END) AS crossed
-FROM judged
-ORDER BY bounce_over OR complaint_over DESC, bounce_rate DESC, complaint_rate DESC, k
-";
-
 /// List every report (built in and your own) with its description and parameters.
 ///
 /// Example: seslog reports --queries ./my-reports
@@ -235,7 +109,7 @@ pub struct RunArgs {
 }
 
 /// `5%` -> 0.05, `0.05` -> 0.05.
-fn parse_rate(text: &str) -> Result<f64, String> {
+pub(super) fn parse_rate(text: &str) -> Result<f64, String> {
     let bad =
         || format!("`{text}` is not a rate: use a percentage like 5% or a fraction like 0.05");
     let value = match text.strip_suffix('%') {
@@ -285,14 +159,14 @@ pub struct Request {
 }
 
 impl Request {
-    fn new(window: WindowArgs) -> Self {
+    pub(super) fn new(window: WindowArgs) -> Self {
         Request {
             window,
             params: BTreeMap::new(),
         }
     }
 
-    fn param(mut self, name: &str, value: Option<String>) -> Self {
+    pub(super) fn param(mut self, name: &str, value: Option<String>) -> Self {
         if let Some(v) = value {
             self.params.insert(name.to_string(), v);
         }
@@ -329,33 +203,6 @@ pub async fn message(args: MessageArgs, config: &Config) -> Result<ExitCode> {
         config,
     )
     .await
-}
-
-pub async fn check(args: CheckArgs, config: &Config) -> Result<ExitCode> {
-    let request = Request::new(args.window)
-        .param(
-            "max_bounce_rate",
-            args.max_bounce_rate.map(|r| r.to_string()),
-        )
-        .param(
-            "max_complaint_rate",
-            args.max_complaint_rate.map(|r| r.to_string()),
-        )
-        .param("min_sends", args.min_sends.map(|n| n.to_string()));
-    let Some(by) = args.by else {
-        return run_named("check", request, config).await;
-    };
-    let sql = CHECK_BY
-        .replace("{by}", &by.name().replace('\'', "''"))
-        .replace("{key}", &by.sql())
-        .replace("{filter}", args.filter.as_deref().unwrap_or("TRUE"));
-    let report = Report::parse(&sql, "check --by").map_err(explain)?;
-    run_report(&report, request, config)
-        .await
-        .with_context(|| match &args.filter {
-            Some(filter) => format!("check --by {} --where \"{filter}\"", by.name()),
-            None => format!("check --by {}", by.name()),
-        })
 }
 
 pub async fn run(args: RunArgs, config: &Config) -> Result<ExitCode> {
@@ -417,13 +264,17 @@ async fn plan_given(
     Ok((plan.with_param_values(params).map_err(explain)?, if_empty))
 }
 
-async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
+pub(super) async fn run_named(name: &str, request: Request, config: &Config) -> Result<ExitCode> {
     let reports = report::catalog(&config.query_dirs).map_err(explain)?;
     let report = report::find(&reports, name).map_err(explain)?;
     run_report(report, request, config).await
 }
 
-async fn run_report(report: &Report, request: Request, config: &Config) -> Result<ExitCode> {
+pub(super) async fn run_report(
+    report: &Report,
+    request: Request,
+    config: &Config,
+) -> Result<ExitCode> {
     let name = report.name.as_str();
     let engine = query::open_engine(config).await?;
     let (plan, if_empty) = plan_given(&engine, report, &request, config).await?;

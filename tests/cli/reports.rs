@@ -969,3 +969,97 @@ fn check_by_key_judges_each_key_on_its_own() {
         out.stderr
     );
 }
+
+#[test]
+fn check_rules_from_the_config_file_are_each_judged() {
+    let w = senders_tree();
+    let config = w.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[check]]\nname = \"senders\"\nby = \"sender\"\nmin_sends = 50\nmax_bounce_rate = \"5%\"\n\n\
+         [[check]]\nname = \"account\"\nmax_bounce_rate = 0.2\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let check = |args: &[&str]| {
+        let full = [
+            &["--config", &config, "--format", "csv", "check"][..],
+            args,
+            &NOVEMBER[..],
+        ]
+        .concat();
+        w.seslog(&full)
+    };
+    let out = check(&[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(
+            "rule,by,key,sends,bounces,bounce_rate_pct,complaints,complaint_rate_pct,status,crossed"
+        )
+    );
+    assert_eq!(
+        out.rows(),
+        vec![
+            row(&[
+                "senders",
+                "sender",
+                "a@x.example",
+                "200",
+                "20",
+                "10.0",
+                "0",
+                "0.0",
+                "OVER",
+                "bounce rate"
+            ]),
+            row(&[
+                "account", "account", "all", "410", "27", "6.585", "0", "0.0", "ok", ""
+            ]),
+            row(&[
+                "senders",
+                "sender",
+                "c@z.example",
+                "10",
+                "5",
+                "50.0",
+                "0",
+                "0.0",
+                "few sends",
+                ""
+            ]),
+            row(&[
+                "senders",
+                "sender",
+                "b@y.example",
+                "200",
+                "2",
+                "1.0",
+                "0",
+                "0.0",
+                "ok",
+                ""
+            ]),
+        ]
+    );
+    // A threshold on the command line is every rule's.
+    assert_eq!(check(&["--max-bounce-rate", "50%"]).code, 0);
+    // --by asks its own question: the rules are left aside.
+    let out = check(&["--by", "tag:campaign", "--min-sends", "1"]);
+    assert_eq!(out.rows().len(), 2);
+    assert!(out.stdout.starts_with("by,key,"), "{}", out.stdout);
+    // A rule that cannot be run is named.
+    std::fs::write(
+        w.path().join("config.toml"),
+        "[[check]]\nby = \"sender\"\n\n[[check]]\nby = \"recipient\"\n",
+    )
+    .unwrap();
+    let out = check(&[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("config.toml: [[check]] number 2: by: `recipient` is not a key"),
+        "{}",
+        out.stderr
+    );
+}
