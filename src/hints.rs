@@ -6,21 +6,8 @@
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, LogicalPlan, expr::InList};
 use datafusion::scalar::ScalarValue;
+use seslog_engine::ddl::EVENT_TYPES;
 use seslog_engine::report::window::TimeWindow;
-
-/// SES's event types, as `eventType` and the `event_type` folders spell them.
-const EVENT_TYPES: [&str; 10] = [
-    "Send",
-    "Delivery",
-    "Bounce",
-    "Complaint",
-    "Reject",
-    "Open",
-    "Click",
-    "Rendering Failure",
-    "DeliveryDelay",
-    "Subscription",
-];
 
 /// Notes on the literals a plan compares `day`, `event_type` or `eventtype` with.
 pub fn for_plan(plan: &LogicalPlan) -> Vec<String> {
@@ -154,7 +141,11 @@ fn event_type_note(column: &str, value: &str) -> Option<String> {
         Some(t) => format!("`{column}` '{value}' matches no event: did you mean '{t}'?"),
         None => format!(
             "`{column}` '{value}' matches no event: SES's types are {}",
-            EVENT_TYPES.map(|t| format!("'{t}'")).join(", ")
+            EVENT_TYPES
+                .iter()
+                .map(|t| format!("'{t}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })
 }
