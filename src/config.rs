@@ -492,7 +492,7 @@ fn format(
 
 fn parse_format(text: &str, origin: &str) -> Result<Format> {
     Format::from_str(text, true).map_err(|_| {
-        anyhow!("{origin}: format {text:?} is not one of table, csv, tsv, json, ndjson, parquet")
+        anyhow!("{origin}: format {text:?} is not one of table, vertical, csv, tsv, json, ndjson, parquet")
     })
 }
 
@@ -544,7 +544,11 @@ fn queries_setting(query_dirs: &[PathBuf], origins: &ArgOrigins) -> Setting {
 /// the table prints at the end), a line a second with `-v` elsewhere.
 fn progress(cli: &GlobalArgs, terminal: &Terminal, format: Format) -> ProgressMode {
     match (terminal.stderr, cli.verbose) {
-        (true, _) if terminal.stdout && cli.output.is_none() && format != Format::Table => {
+        (true, _)
+            if terminal.stdout
+                && cli.output.is_none()
+                && !matches!(format, Format::Table | Format::Vertical) =>
+        {
             ProgressMode::Off
         }
         (true, _) => ProgressMode::Terminal,

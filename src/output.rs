@@ -27,6 +27,9 @@ use datafusion::parquet::arrow::ArrowWriter;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
+    /// The table view one `column | value` line per field, a block per row (as psql's
+    /// `\x`); the table view turns to it by itself when its columns cannot fit.
+    Vertical,
     Csv,
     Tsv,
     Json,
@@ -94,10 +97,11 @@ impl Format {
             rows: Vec::new(),
             hidden: 0,
             options: options.clone(),
+            vertical: self == Format::Vertical,
         };
         match (self, view) {
-            (Format::Table, View::Rows) => Box::new(table(out)),
-            (Format::Table, View::Timeline) => Box::new(TimelinePrinter {
+            (Format::Table | Format::Vertical, View::Rows) => Box::new(table(out)),
+            (Format::Table | Format::Vertical, View::Timeline) => Box::new(TimelinePrinter {
                 table: table(out),
                 schema: None,
                 verdicts: Vec::new(),
@@ -217,6 +221,9 @@ struct TablePrinter<W: Write> {
     rows: Vec<Vec<String>>,
     hidden: usize,
     options: PrintOptions,
+    /// Always vertical (`--format vertical`); else vertical only when the table is wider
+    /// than the terminal (or `COLUMNS`).
+    vertical: bool,
 }
 
 impl<W: Write> Printer for TablePrinter<W> {
@@ -276,10 +283,31 @@ impl<W: Write> Printer for TablePrinter<W> {
         if let Some(width) = self.options.width {
             table.set_width(width);
         }
-        for row in self.rows.drain(..) {
-            table.add_row(row);
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| sanitize(f.name()).into_owned())
+            .collect();
+        for row in &self.rows {
+            table.add_row(row.clone());
         }
-        writeln!(self.out, "{table}")?;
+        // Each column at its widest, with its padding and border (`│ x `), and the last
+        // border: what the table needs to show every cell on one line.
+        let natural: usize = table
+            .column_max_content_widths()
+            .iter()
+            .map(|w| usize::from(*w) + 3)
+            .sum::<usize>()
+            + 1;
+        // A terminal that says it is narrower than 20 columns does not know its size.
+        let width = table.width().filter(|w| *w >= 20);
+        let too_wide = width.is_some_and(|w| natural > usize::from(w));
+        if self.vertical || (too_wide && !self.rows.is_empty()) {
+            write_vertical(&names, &self.rows, width, &mut self.out)?;
+        } else {
+            writeln!(self.out, "{table}")?;
+        }
+        self.rows.clear();
         self.out.flush()?;
         if self.hidden > 0 {
             // A note for the person reading, not data: stderr.
@@ -291,6 +319,45 @@ impl<W: Write> Printer for TablePrinter<W> {
         }
         Ok(())
     }
+}
+
+/// psql's expanded display: a `-[ RECORD n ]` line, then one `name | value` line per
+/// column, values wrapped to the width (comfy-table does the wrapping, wide characters
+/// included, as it does for the table view).
+fn write_vertical(
+    names: &[String],
+    rows: &[Vec<String>],
+    width: Option<u16>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let rule_width = usize::from(width.unwrap_or(80)).clamp(20, 80);
+    for (i, row) in rows.iter().enumerate() {
+        let title = format!("-[ RECORD {} ]", i + 1);
+        let pad = rule_width.saturating_sub(title.chars().count());
+        writeln!(out, "{title}{}", "-".repeat(pad))?;
+        let mut table = Table::new();
+        // No borders but the line between the two columns.
+        table
+            .load_preset(presets::NOTHING)
+            .set_style(comfy_table::TableComponent::VerticalLines, '|')
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(width) = width {
+            table.set_width(width);
+        }
+        for (name, value) in names.iter().zip(row) {
+            table.add_row(vec![name.as_str(), value.as_str()]);
+        }
+        if let Some(column) = table.column_mut(0) {
+            column.set_padding((0, 1));
+        }
+        if let Some(column) = table.column_mut(1) {
+            column.set_padding((1, 0));
+        }
+        for line in table.to_string().lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(())
 }
 
 /// `View::Timeline`: rows go to the table without `verdict`; each message's verdict (in

@@ -286,7 +286,7 @@ async fn backslash(line: &str, engine: &Engine, config: &mut Config) -> bool {
             .and_then(|f| <Format as clap::ValueEnum>::from_str(f, true).ok())
         {
             Some(Format::Parquet) | None => {
-                eprintln!("seslog: \\format takes table, csv, tsv, json or ndjson");
+                eprintln!("seslog: \\format takes table, vertical, csv, tsv, json or ndjson");
                 Ok(())
             }
             Some(f) => {

@@ -123,3 +123,70 @@ fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
         "{history}"
     );
 }
+
+/// seslog's stdout on a terminal of `cols` columns (set with stty inside the pty).
+fn seslog_at_width(w: &Workdir, cols: u16, args: &[&str]) -> String {
+    let mut line = format!(
+        "stty cols {cols} rows 50; exec '{}' --source '{}'",
+        super::util::bin().display(),
+        w.source()
+    );
+    for a in args {
+        line.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+    }
+    // stdout alone on the terminal: no progress line in between.
+    line.push_str(" 2>/dev/null");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(line).env("NO_COLOR", "1");
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_eof().expect("seslog ends").replace("\r\n", "\n")
+}
+
+#[test]
+fn a_result_too_wide_for_the_terminal_is_shown_vertically() {
+    let w = Workdir::scenario();
+    let november = ["--from", "2024-11-01", "--to", "2024-11-30"];
+    // Twelve columns cannot fit 80: one block per row, every field on a line of its own.
+    let out = seslog_at_width(&w, 80, &[&["bounces"][..], &november[..]].concat());
+    let first: Vec<&str> = out.lines().take(13).collect();
+    assert_eq!(
+        first,
+        vec![
+            format!("-[ RECORD 1 ]{}", "-".repeat(67)).as_str(),
+            "time            | 2024-11-01T00:00:03Z",
+            "recipient       | niaj@example.com",
+            "bounce_type     | Permanent",
+            "bounce_subtype  | General",
+            "status          | 5.1.1",
+            "diagnostic_code | smtp; 550 5.1.1 user unknown",
+            "message_id      | 0100019a-early-000000",
+            "subject         | First call",
+            "sender          | Example Shop <no-reply@shop.example.com>",
+            "sent            | 2024-10-31T23:59:59.000Z",
+            "feedback_id     | 0100019-bounce-0100019a-early-000000",
+            "reporting_mta   | dns; a8-30.smtp-out.amazonses.com",
+        ],
+        "{out}"
+    );
+    assert_eq!(out.matches("-[ RECORD ").count(), 5, "{out}");
+    // What fits stays a table; on a wide terminal the same report is a table too.
+    let narrow = "SELECT eventtype, count(*) AS n FROM seslogs GROUP BY 1 ORDER BY 1";
+    // (rexpect reads bytes as Latin-1: the box-drawing characters are not matched.)
+    let out = seslog_at_width(&w, 80, &["sql", narrow]);
+    assert!(
+        out.contains(" eventtype ") && !out.contains("-[ RECORD"),
+        "{out}"
+    );
+    let out = seslog_at_width(&w, 400, &[&["bounces"][..], &november[..]].concat());
+    assert!(
+        out.contains(" diagnostic_code ") && !out.contains("-[ RECORD"),
+        "{out}"
+    );
+    // Asked for, whatever the width.
+    let out = seslog_at_width(&w, 400, &["--format", "vertical", "sql", narrow]);
+    assert!(out.starts_with("-[ RECORD 1 ]---"), "{out}");
+    assert!(
+        out.contains("\neventtype | Bounce\nn         | 5\n"),
+        "{out}"
+    );
+}
