@@ -267,17 +267,10 @@ async fn backslash(line: &str, engine: &Engine, config: &mut Config) -> bool {
             Ok(())
         }
         "\\d" => match words.next() {
-            None => run_sql(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public';",
-                engine,
-                config,
-            )
-            .await,
+            None => run_sql("SHOW TABLES;", engine, config).await,
             Some(table) => {
-                let sql = format!(
-                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{}' ORDER BY ordinal_position;",
-                    table.replace('\'', "''")
-                );
+                // A name as it was typed: quoted, so DESCRIBE takes it whole.
+                let sql = format!("DESCRIBE \"{}\";", table.replace('"', "\"\""));
                 run_sql(&sql, engine, config).await
             }
         },

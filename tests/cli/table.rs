@@ -439,3 +439,55 @@ fn a_question_that_cannot_match_says_why() {
     assert_ne!(out.stdout, "n\n0\n");
     assert_eq!(out.stderr, "");
 }
+
+#[test]
+fn describe_and_show_tables_speak_athena() {
+    let w = Workdir::scenario();
+    let out = w.seslog(&["--format", "csv", "sql", "SHOW TABLES"]).ok();
+    assert_eq!(out.stdout, "tab_name\nseslogs\n");
+    let out = w
+        .seslog(&["--format", "csv", "sql", "DESCRIBE seslogs"])
+        .ok();
+    let rows = out.rows();
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "eventtype",
+            "mail",
+            "send",
+            "delivery",
+            "bounce",
+            "complaint",
+            "reject",
+            "open",
+            "click",
+            "failure",
+            "deliverydelay",
+            "subscription",
+            "event_time",
+            "recipients",
+            "event_type",
+            "day"
+        ]
+    );
+    let row_of = |name: &str| rows.iter().find(|r| r[0] == name).unwrap().clone();
+    assert_eq!(row_of("eventtype"), ["eventtype", "varchar", ""]);
+    assert_eq!(row_of("recipients"), ["recipients", "array(varchar)", ""]);
+    assert_eq!(
+        row_of("bounce")[1],
+        "row(bouncetype varchar, bouncesubtype varchar, bouncedrecipients array(row(emailaddress \
+         varchar, action varchar, status varchar, diagnosticcode varchar)), timestamp varchar, \
+         feedbackid varchar, reportingmta varchar, remotemtaip varchar)"
+    );
+    assert!(row_of("mail")[1].ends_with(", tags map(varchar, varchar))"));
+    assert_eq!(
+        row_of("event_time"),
+        ["event_time", "timestamp with time zone", ""]
+    );
+    assert_eq!(row_of("day"), ["day", "varchar", "partition key"]);
+    assert_eq!(
+        row_of("event_type"),
+        ["event_type", "varchar", "partition key"]
+    );
+}

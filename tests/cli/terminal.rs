@@ -108,8 +108,13 @@ fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
     p.exp_string("Invoice").unwrap();
     // Columns, a report, and quitting.
     p.exp_string("seslog> ").unwrap();
+    p.send_line("\\d").unwrap();
+    p.exp_string("tab_name\r\nseslogs\r\n").unwrap();
+    p.exp_string("seslog> ").unwrap();
     p.send_line("\\d seslogs").unwrap();
-    p.exp_string("event_time").unwrap();
+    p.exp_string("event_time,timestamp with time zone,")
+        .unwrap();
+    p.exp_string("day,varchar,partition key").unwrap();
     p.exp_string("seslog> ").unwrap();
     p.send_line("\\run suppression from=2024-11-01 to=2024-11-30")
         .unwrap();

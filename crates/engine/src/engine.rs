@@ -33,6 +33,8 @@ pub struct Engine {
     pub tier: Option<Arc<Tier>>,
     pub diagnostics: Diagnostics,
     pub progress: Arc<Progress>,
+    /// The table's partition columns (`event_type`, `day`, ...), for `DESCRIBE`.
+    partitions: Vec<String>,
 }
 
 impl Engine {
@@ -72,6 +74,7 @@ impl Engine {
             progress: progress.clone(),
             tier: tier.clone(),
         };
+        let partitions = layout.partition_columns();
         ctx.register_table(
             TABLE,
             Arc::new(SesLogTable::new(source.clone(), layout, settings)),
@@ -82,6 +85,7 @@ impl Engine {
             tier,
             diagnostics,
             progress,
+            partitions,
         })
     }
 
@@ -95,7 +99,17 @@ impl Engine {
     /// Plans one statement; anything that would write or register is refused.
     pub async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
         athena::translate(&mut statement)?;
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let mut plan = self.ctx.state().statement_to_plan(statement).await?;
+        // DESCRIBE in Athena's types: planned as the rows it shows.
+        if let LogicalPlan::DescribeTable(describe) = &plan {
+            let sql = athena::describe::describe_sql(&describe.schema, &self.partitions);
+            let mut statements = Self::statements(&sql)?;
+            plan = self
+                .ctx
+                .state()
+                .statement_to_plan(statements.remove(0))
+                .await?;
+        }
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

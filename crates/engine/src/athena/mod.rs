@@ -4,6 +4,7 @@
 //! on the row-at-a-time helpers of `udf`).
 
 mod datetime;
+pub mod describe;
 mod dialect;
 mod functions;
 mod rewrite;

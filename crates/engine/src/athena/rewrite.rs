@@ -76,6 +76,9 @@ pub fn translate(statement: &mut DFStatement) -> Result<()> {
 }
 
 fn translate_sql(statement: &mut Statement) -> Result<()> {
+    if matches!(statement, Statement::ShowTables { .. }) {
+        *statement = Parser::parse_sql(&AthenaDialect, super::describe::SHOW_TABLES)?.remove(0);
+    }
     if let Statement::Query(query) = statement {
         name_columns(query);
     }
