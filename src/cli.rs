@@ -49,6 +49,11 @@ pub struct GlobalArgs {
     #[arg(long, short = 'o', global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Show timestamps in this zone: an IANA name like Europe/Berlin, or +09:00 (default:
+    /// UTC). Times SES wrote as text (mail.timestamp, bounce.timestamp) stay as written.
+    #[arg(long, env = "SESLOG_TZ", global = true, value_name = "ZONE")]
+    pub tz: Option<String>,
+
     /// CSV/TSV without the header row.
     #[arg(long, global = true)]
     pub no_header: bool,
@@ -184,6 +189,7 @@ impl ArgOrigins {
             ("config", "--config", "SESLOG_CONFIG"),
             ("cache_dir", "--cache-dir", "SESLOG_CACHE_DIR"),
             ("parquet", "--parquet", "SESLOG_PARQUET"),
+            ("tz", "--tz", "SESLOG_TZ"),
         ] {
             let origin = match matches.value_source(id) {
                 Some(clap::parser::ValueSource::CommandLine) => flag.to_string(),

@@ -47,6 +47,8 @@ pub struct Config {
     pub progress: ProgressMode,
     /// `seslog sql` with no query on a terminal opens the shell.
     pub stdin_is_terminal: bool,
+    /// `--tz`: the zone timestamps are shown in; `None`: UTC, as stored.
+    pub tz: Option<std::sync::Arc<str>>,
     /// The config file's `[[check]]` rules.
     pub checks: Vec<settings::CheckRule>,
     /// The config file read, if any, for messages about its contents.
@@ -78,6 +80,7 @@ impl Config {
         let print = print_options(cli, &terminal);
         let cache = cache_plan(cli, &layers, &mut shown)?;
         let tier = tier(cli, &layers, location.as_ref(), &mut shown)?;
+        let tz = tz(cli, &layers, &mut shown)?;
         let query_dirs = query_dirs(cli.queries.as_deref());
         shown.push(queries_setting(&query_dirs, origins));
         shown.push(layers.file_setting());
@@ -102,6 +105,7 @@ impl Config {
             settings: shown,
             stdin_is_terminal: terminal.stdin,
             progress: progress(cli, &terminal, format),
+            tz,
             checks: layers.data.check.clone(),
             config_path: layers.file.as_ref().map(|f| f.path.clone()),
         })
@@ -447,6 +451,38 @@ impl Terminal {
             stdin: std::io::stdin().is_terminal(),
         }
     }
+}
+
+/// `--tz` (or `SESLOG_TZ`), else the config file's `tz`, else UTC; checked here, so a zone
+/// that does not exist is an error before any work.
+fn tz(
+    cli: &GlobalArgs,
+    layers: &Layers,
+    shown: &mut Vec<Setting>,
+) -> Result<Option<std::sync::Arc<str>>> {
+    let Some((zone, origin)) = first(vec![
+        (cli.tz.clone(), layers.flag("tz")),
+        (layers.data.tz.clone(), layers.in_file("tz")),
+    ]) else {
+        shown.push(Setting {
+            key: "tz",
+            value: "UTC".into(),
+            origin: "default".into(),
+        });
+        return Ok(None);
+    };
+    if let Err(e) = zone.parse::<datafusion::arrow::array::timezone::Tz>() {
+        return Err(anyhow!(
+            "{origin}: `{zone}` is not a time zone ({e}); use a name like Europe/Berlin or an \
+             offset like +09:00"
+        ));
+    }
+    shown.push(Setting {
+        key: "tz",
+        value: zone.clone(),
+        origin,
+    });
+    Ok(Some(zone.into()))
 }
 
 /// `--format`, else `--output`'s extension, else the config file, else table on a

@@ -175,6 +175,37 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The schema with every zoned timestamp column (`event_time`, reports' times) in `zone`.
+/// Times nested in structs, and times SES wrote as text, stay as they are.
+pub fn zoned_schema(schema: &SchemaRef, zone: &str) -> SchemaRef {
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Timestamp(unit, Some(_)) => Arc::new(
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(zone.into()))),
+            ),
+            _ => Arc::clone(field),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// The batch in `zoned_schema`: the same instants, shown with the zone's offset.
+pub fn in_zone(batch: &RecordBatch, zone: &str) -> Result<RecordBatch> {
+    let schema = zoned_schema(&batch.schema(), zone);
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 /// Replaces every nested column by its JSON text (NULL stays NULL).
 pub fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
     if !batch

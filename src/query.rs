@@ -201,10 +201,17 @@ pub async fn print_plan(
     let mut sink = Sink::open(config, view)?;
     let ticker = Ticker::start(&engine.progress, config);
     let streamed = async {
-        sink.printer.begin(&stream.schema())?;
+        let schema = match &config.tz {
+            Some(zone) => output::zoned_schema(&stream.schema(), zone),
+            None => stream.schema(),
+        };
+        sink.printer.begin(&schema)?;
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(explain)?;
+            let mut batch = batch.map_err(explain)?;
+            if let Some(zone) = &config.tz {
+                batch = output::in_zone(&batch, zone)?;
+            }
             rows += batch.num_rows() as u64;
             engine
                 .progress

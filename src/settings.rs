@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub cache_max_size: Option<Size>,
     /// The Parquet tier (`--parquet`): a directory or s3://bucket/prefix.
     pub parquet: Option<String>,
+    /// The zone times are shown in (`--tz`).
+    pub tz: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, NamedSource>,
     /// `seslog check`'s rules, one per `[[check]]` table.

@@ -430,3 +430,64 @@ fn config_file_errors_name_the_key_and_the_file() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("missing.toml"), "{}", out.stderr);
 }
+
+#[test]
+fn times_are_shown_in_a_zone_when_asked() {
+    let w = Workdir::scenario();
+    let q = "SELECT event_time, mail.timestamp AS sent FROM seslogs \
+             WHERE mail.messageid = '0100019a-reset-alice-000000' AND eventtype = 'Send'";
+    let csv = |args: &[&str], env: &[(&str, &str)]| {
+        let mut full = vec!["--source".to_string(), w.source()];
+        full.extend(args.iter().map(|s| s.to_string()));
+        full.extend(["--format", "csv", "sql", q].map(String::from));
+        run(&full, None, env)
+    };
+    // UTC unless asked; the text SES wrote stays as written.
+    assert_eq!(
+        csv(&[], &[]).ok().stdout,
+        "event_time,sent\n2024-11-05T10:15:00Z,2024-11-05T10:15:00.000Z\n"
+    );
+    assert_eq!(
+        csv(&["--tz", "Europe/Berlin"], &[]).ok().stdout,
+        "event_time,sent\n2024-11-05T11:15:00+01:00,2024-11-05T10:15:00.000Z\n"
+    );
+    assert_eq!(
+        csv(&[], &[("SESLOG_TZ", "+09:00")]).ok().stdout,
+        "event_time,sent\n2024-11-05T19:15:00+09:00,2024-11-05T10:15:00.000Z\n"
+    );
+    // From the config file, and the flag over it.
+    let config = config_file(&w, "tz = \"America/New_York\"\n");
+    assert_eq!(
+        csv(&["--config", &config], &[]).ok().stdout,
+        "event_time,sent\n2024-11-05T05:15:00-05:00,2024-11-05T10:15:00.000Z\n"
+    );
+    assert_eq!(
+        csv(&["--config", &config, "--tz", "UTC"], &[]).ok().stdout,
+        "event_time,sent\n2024-11-05T10:15:00Z,2024-11-05T10:15:00.000Z\n"
+    );
+    // A report's times too.
+    let out = w
+        .seslog(&[
+            "--tz",
+            "Asia/Tokyo",
+            "--format",
+            "csv",
+            "recipient",
+            "alice@example.com",
+            "--from",
+            "2024-11-01",
+            "--to",
+            "2024-11-30",
+        ])
+        .ok();
+    assert_eq!(out.rows()[0][0], "2024-11-05T19:15:00+09:00");
+    // A zone that does not exist: exit 2, naming the flag.
+    let out = csv(&["--tz", "Mars/Olympus"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--tz: `Mars/Olympus` is not a time zone"),
+        "{}",
+        out.stderr
+    );
+}
