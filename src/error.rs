@@ -28,7 +28,16 @@ pub fn explain(e: impl Into<Error>) -> anyhow::Error {
             "{} (--strict: no {unit} may be skipped)",
             problem_text(&problem)
         ),
-        Error::NoObjects { folder, layout } => anyhow!(
+        Error::NoObjects {
+            folder,
+            holder: Some(holder),
+            ..
+        } => anyhow!(
+            "no objects under {folder}: --source is one level off; {holder} holds the layout's \
+             first folder: try --source {}",
+            holder.trim_end_matches('/')
+        ),
+        Error::NoObjects { folder, layout, .. } => anyhow!(
             "no objects under {folder}: check --source (the root that holds the layout's first \
              folder) and --layout (now `{layout}`)"
         ),

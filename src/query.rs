@@ -232,5 +232,10 @@ pub async fn print_plan(
     for note in notes {
         eprintln!("seslog: note: {note}");
     }
+    if rows == 0
+        && let Some(note) = engine.misplaced_source().await
+    {
+        eprintln!("seslog: note: {note}");
+    }
     Ok(rows)
 }

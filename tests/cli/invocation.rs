@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use super::util::{Workdir, row, run};
+use seslog_gen as testgen;
 
 #[test]
 fn query_from_stdin_and_from_a_file() {
@@ -99,6 +100,59 @@ fn empty_source_is_an_error_that_names_the_prefix() {
     assert!(
         out.stderr
             .contains(&format!("no objects under {}/partitioned/", w.source())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_source_one_level_off_is_named_with_the_right_one() {
+    let w = Workdir::empty();
+    let logs = w.path().join("ses-logs");
+    testgen::write_tree(&logs, &testgen::scenario_objects()).unwrap();
+    // One level up: a folder of the source holds partitioned/.
+    let out = w.seslog(&["sql", "SELECT count(*) FROM seslogs"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "--source is one level off; {}/ holds the layout's first folder: try --source {}",
+            logs.display(),
+            logs.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // A report whose window names its folders lists no first folder: its empty answer
+    // says the same.
+    let out = w.seslog(&["bounces", "--from", "2024-11-01", "--to", "2024-11-30"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!(
+            "seslog: note: there are no objects under {}/partitioned/: --source is one level off; \
+             {}/ holds the layout's first folder: try --source {}\n",
+            w.source(),
+            logs.display(),
+            logs.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // One level down: the source is partitioned/ itself.
+    let inside = logs.join("partitioned").display().to_string();
+    let out = run(
+        &[
+            "--source".into(),
+            inside,
+            "sql".into(),
+            "SELECT count(*) FROM seslogs".into(),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains(&format!("try --source {}\n", logs.display())),
         "{}",
         out.stderr
     );

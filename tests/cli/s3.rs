@@ -143,4 +143,17 @@ fn s3_errors_name_the_bucket_and_the_cause() {
         "{}",
         out.stderr
     );
+    // The source named the layout's first folder itself: its parent is named.
+    let out = s3_run(
+        &server,
+        "s3://ses-logs-123456789012-us-east-1/partitioned",
+        &["sql", "SELECT count(*) FROM seslogs"],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("try --source s3://ses-logs-123456789012-us-east-1\n"),
+        "{}",
+        out.stderr
+    );
 }

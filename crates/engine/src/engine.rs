@@ -35,6 +35,7 @@ pub struct Engine {
     pub progress: Arc<Progress>,
     /// The table's partition columns (`event_type`, `day`, ...), for `DESCRIBE`.
     partitions: Vec<String>,
+    layout: FirehoseLayout,
 }
 
 impl Engine {
@@ -77,7 +78,7 @@ impl Engine {
         let partitions = layout.partition_columns();
         ctx.register_table(
             TABLE,
-            Arc::new(SesLogTable::new(source.clone(), layout, settings)),
+            Arc::new(SesLogTable::new(source.clone(), layout.clone(), settings)),
         )?;
         Ok(Self {
             ctx,
@@ -86,6 +87,7 @@ impl Engine {
             diagnostics,
             progress,
             partitions,
+            layout,
         })
     }
 
@@ -128,6 +130,12 @@ impl Engine {
             .set_extension(Arc::new(ReadPaths::of_plan(&plan)));
         let physical = state.create_physical_plan(&plan).await?;
         Ok(execute_stream(physical, state.task_ctx())?)
+    }
+
+    /// After an empty answer: a note when the source holds nothing where the layout says
+    /// (see `listing::misplaced`).
+    pub async fn misplaced_source(&self) -> Option<String> {
+        crate::table::listing::misplaced(&self.source, &self.layout).await
     }
 
     pub fn context(&self) -> &SessionContext {

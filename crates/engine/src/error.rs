@@ -25,7 +25,12 @@ pub enum Error {
     Layout(LayoutError),
     /// Nothing at all under the layout's first folder: the source is one level off, or the
     /// objects were written with another layout.
-    NoObjects { folder: String, layout: String },
+    NoObjects {
+        folder: String,
+        layout: String,
+        /// The folder that holds the layout's first folder, when the source is one level off.
+        holder: Option<String>,
+    },
     /// A folder that could not be listed.
     List { folder: String, why: String },
     /// An object that could not be read whole: the request failed, or what arrived is not
@@ -132,7 +137,16 @@ impl fmt::Display for Error {
             | Error::Param(why)
             | Error::Projection(why) => f.write_str(why),
             Error::Layout(e) => write!(f, "{e}"),
-            Error::NoObjects { folder, layout } => write!(
+            Error::NoObjects {
+                folder,
+                holder: Some(holder),
+                ..
+            } => write!(
+                f,
+                "no objects under {folder}: the source is one level off; {holder} holds the \
+                 layout's first folder"
+            ),
+            Error::NoObjects { folder, layout, .. } => write!(
                 f,
                 "no objects under {folder}: the source is not the root that holds the layout's \
                  first folder, or the objects were written with another layout than `{layout}`"

@@ -425,6 +425,80 @@ fn allowed(values: &Assignment, c: &Constraints) -> bool {
     c.day_lo.as_ref().is_none_or(|lo| &max >= lo) && c.day_hi.as_ref().is_none_or(|hi| &min <= hi)
 }
 
+/// When the source holds nothing under the layout's first folder: what to say, naming the
+/// folder that does hold it if one is near. A query whose filters name every folder it
+/// reads never lists the first folder itself, so an empty answer asks this.
+pub async fn misplaced(source: &Source, layout: &FirehoseLayout) -> Option<String> {
+    let store = source.store.as_ref();
+    let first = layout.segments.first().filter(|s| s.is_literal())?;
+    let first = first.render(&Assignment::new())?;
+    let folder = source.root.clone().join(first.as_str());
+    let listed = store.list_with_delimiter(Some(&folder)).await.ok()?;
+    if !listed.common_prefixes.is_empty() || !listed.objects.is_empty() {
+        return None;
+    }
+    let shown = source.location.folder_name(&folder);
+    Some(
+        match one_level_off(store, source, &source.root, layout).await {
+            Some(holder) => format!(
+                "there are no objects under {shown}: --source is one level off; {holder} holds the \
+             layout's first folder: try --source {}",
+                holder.trim_end_matches('/')
+            ),
+            None => format!(
+                "there are no objects under {shown}: check --source (the root that holds the \
+             layout's first folder) and --layout (now `{}`)",
+                layout.expression
+            ),
+        },
+    )
+}
+
+/// Where the layout's first folder (`partitioned/`) is when it is not under `root`: the
+/// source named that folder itself (its parent holds it), or a folder of the source holds
+/// it (the source is one level up). Asked only when nothing was found, so its few LISTs
+/// cost nothing in a working query.
+async fn one_level_off(
+    store: &dyn ObjectStore,
+    source: &Source,
+    root: &Path,
+    layout: &FirehoseLayout,
+) -> Option<String> {
+    let first = layout.segments.first().filter(|s| s.is_literal())?;
+    let first = first.render(&Assignment::new())?;
+    // A local store is rooted at the source directory itself: its path says where it is.
+    if let crate::source::Location::Local(dir) = &source.location
+        && dir.file_name().is_some_and(|name| *name == *first)
+    {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => ".".into(),
+        };
+        return Some(format!("{}/", parent.trim_end_matches('/')));
+    }
+    let parts: Vec<_> = root.parts().collect();
+    if let Some((last, parent)) = parts.split_last()
+        && last.as_ref() == first
+    {
+        return Some(
+            source
+                .location
+                .folder_name(&Path::from_iter(parent.iter().cloned())),
+        );
+    }
+    let listed = store.list_with_delimiter(Some(root)).await.ok()?;
+    for folder in listed.common_prefixes.iter().take(100) {
+        let inner = store
+            .list_with_delimiter(Some(&folder.clone().join(first.as_str())))
+            .await
+            .ok()?;
+        if !inner.common_prefixes.is_empty() || !inner.objects.is_empty() {
+            return Some(source.location.folder_name(folder));
+        }
+    }
+    None
+}
+
 /// Walks the layout's folders under `root`, listing only what the constraints leave open.
 pub async fn find_leaves(
     store: &dyn ObjectStore,
@@ -470,6 +544,7 @@ pub async fn find_leaves(
                                 return Err(Error::NoObjects {
                                     folder: source.location.folder_name(&leaf.prefix),
                                     layout: layout.expression.clone(),
+                                    holder: one_level_off(store, source, root, layout).await,
                                 }
                                 .into());
                             }
