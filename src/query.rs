@@ -185,6 +185,16 @@ impl Ticker {
     }
 }
 
+/// A query dropped part-way (the shell's Ctrl-C) stops its line too, and clears it.
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            output::end_progress(self.mode);
+        }
+    }
+}
+
 /// Runs a plan and prints it, the one way every command does: batches stream to the sink
 /// as they come (the table view prints at the end) with the progress line while rows are
 /// coming, and `watch` sees each batch (`check` looks for a crossed threshold). Returns

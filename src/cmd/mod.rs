@@ -122,9 +122,18 @@ pub fn run(cli: Cli, origins: &ArgOrigins) -> Result<ExitCode> {
         // The command runs in a task of its own, so Ctrl-C is heard even while a scan keeps
         // every worker busy.
         let task = tokio::spawn(run_command(cli.command, config));
+        // The shell cancels a statement on Ctrl-C and goes on: then it is not an exit.
+        let interrupted = async {
+            loop {
+                let _ = tokio::signal::ctrl_c().await;
+                if !shell::HANDLES_INTERRUPTS.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+            }
+        };
         tokio::select! {
             joined = task => joined.map_err(|e| anyhow::anyhow!("the query task failed: {e}"))?,
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupted => {
                 crate::sink::remove_partial_outputs();
                 Ok(ExitCode::from(crate::exit::INTERRUPTED))
             }

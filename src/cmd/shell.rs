@@ -189,8 +189,13 @@ fn history_path() -> Option<PathBuf> {
     Some(data.join("seslog").join("history"))
 }
 
+/// Whether a shell is running: it handles Ctrl-C itself (see `cmd::run`).
+pub static HANDLES_INTERRUPTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 pub async fn run(_args: Args, config: &Config) -> Result<ExitCode> {
     let engine = query::open_engine(config).await?;
+    HANDLES_INTERRUPTS.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut config = config.clone();
     config.output = None;
     if config.format == Format::Csv {
@@ -228,7 +233,15 @@ pub async fn run(_args: Args, config: &Config) -> Result<ExitCode> {
         let trimmed = line.trim();
         if pending.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
-            if !backslash(trimmed, &engine, &mut config).await {
+            let go_on = tokio::select! {
+                biased;
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("seslog: cancelled");
+                    true
+                }
+                go_on = backslash(trimmed, &engine, &mut config) => go_on,
+            };
+            if !go_on {
                 break;
             }
             continue;
@@ -243,8 +256,18 @@ pub async fn run(_args: Args, config: &Config) -> Result<ExitCode> {
         }
         let sql = std::mem::take(&mut pending);
         let _ = editor.add_history_entry(sql.trim());
-        if let Err(e) = run_sql(&sql, &engine, &config).await {
-            eprintln!("seslog: {e:#}");
+        // Ctrl-C while a statement runs cancels it (the query is dropped, its progress line
+        // with it) and comes back to the prompt; at the prompt it clears the line.
+        // `biased`: the Ctrl-C listener is registered (its first poll) before the statement
+        // starts, whose first poll may take a while.
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => eprintln!("seslog: cancelled"),
+            result = run_sql(&sql, &engine, &config) => {
+                if let Err(e) = result {
+                    eprintln!("seslog: {e:#}");
+                }
+            }
         }
     }
     if let Some(path) = &history {

@@ -195,3 +195,40 @@ fn a_result_too_wide_for_the_terminal_is_shown_vertically() {
         "{out}"
     );
 }
+
+#[test]
+fn ctrl_c_in_the_shell_cancels_the_statement_and_ctrl_d_leaves() {
+    let w = Workdir::scenario();
+    let home = w.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(super::util::bin());
+    cmd.arg("--source")
+        .arg(w.source())
+        .arg("shell")
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME");
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    p.exp_string("seslog> ").unwrap();
+    p.send_line(&format!("{SLOW};")).unwrap();
+    // Running: its progress line is up.
+    p.exp_regex(r"seslog: 27/27 objects").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("seslog: cancelled").unwrap();
+    // Back at the prompt, the shell still answers; the progress line is gone.
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("\\format csv").unwrap();
+    p.exp_string("seslog> ").unwrap();
+    p.send_line("SELECT 41 + 1 AS answer;").unwrap();
+    let (before, _) = p.exp_string("answer\r\n42\r\n").map(|b| (b, ())).unwrap();
+    assert!(
+        !before.contains("objects,"),
+        "a progress line was left: {before:?}"
+    );
+    p.exp_string("seslog> ").unwrap();
+    // Ctrl-C at the prompt clears the line; Ctrl-D leaves.
+    p.send_control('c').unwrap();
+    p.exp_string("seslog> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
