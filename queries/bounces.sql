@@ -1,6 +1,7 @@
 -- name: bounces
 -- description: One row per bounced recipient: time, recipient, bounce type and subtype, status, diagnostic code, message, subject, sender, sent time, feedback id, reporting MTA.
 -- window: 7d
+-- narrow: time, recipient, status, diagnostic_code
 -- param: type text = '' -- permanent, transient or undetermined ('' for all)
 -- param: recipient text = '' -- only this address, in any case ('' for all)
 -- param: domain text = '' -- only recipients at this domain ('' for all)

@@ -1,6 +1,7 @@
 -- name: summary
 -- description: Per UTC day of event time: sends, deliveries, hard and soft bounces, complaints, rejects, delays, opens, clicks, and the bounce and complaint rates as SES computes them (per recipient; OnAccountSuppressionList bounces do not count).
 -- window: 7d
+-- narrow: day, sends, hard_bounces, bounce_rate_pct, complaint_rate_pct
 WITH events AS (
     -- Firehose delivers at least once: a record stored twice counts once.
     SELECT DISTINCT eventtype, mail.messageid AS message_id, event_time,

@@ -559,6 +559,7 @@ fn print_options(cli: &GlobalArgs, terminal: &Terminal) -> PrintOptions {
                 .and_then(|c| c.parse().ok())
                 .filter(|&w: &u16| w >= 20)
         },
+        narrow: Vec::new(),
     }
 }
 

@@ -58,6 +58,9 @@ pub struct PrintOptions {
     pub color: bool,
     /// Table view: the width to fit, when not a terminal (which sizes itself).
     pub width: Option<u16>,
+    /// Table view: the columns to show, the last one wrapped, when not all fit (a report's
+    /// `-- narrow:` line); empty: the vertical view then.
+    pub narrow: Vec<String>,
 }
 
 impl Default for PrintOptions {
@@ -67,6 +70,7 @@ impl Default for PrintOptions {
             max_rows: None,
             color: false,
             width: None,
+            narrow: Vec::new(),
         }
     }
 }
@@ -333,7 +337,22 @@ impl<W: Write> Printer for TablePrinter<W> {
         // A terminal that says it is narrower than 20 columns does not know its size.
         let width = table.width().filter(|w| *w >= 20);
         let too_wide = width.is_some_and(|w| natural > usize::from(w));
-        if self.vertical || (too_wide && !self.rows.is_empty()) {
+        let narrow = match width {
+            Some(width) if too_wide && !self.vertical => {
+                self.narrow_table(&names, &table.column_max_content_widths(), width)
+            }
+            _ => None,
+        };
+        if let Some((narrow, left_out)) = narrow {
+            writeln!(self.out, "{narrow}")?;
+            eprintln!(
+                "seslog: {} of {} columns shown to fit the terminal (not {}): --format vertical \
+                 or csv shows them all",
+                names.len() - left_out.len(),
+                names.len(),
+                left_out.join(", ")
+            );
+        } else if self.vertical || (too_wide && !self.rows.is_empty()) {
             write_vertical(&names, &self.rows, width, &mut self.out)?;
         } else {
             writeln!(self.out, "{table}")?;
@@ -349,6 +368,62 @@ impl<W: Write> Printer for TablePrinter<W> {
             );
         }
         Ok(())
+    }
+}
+
+impl<W: Write> TablePrinter<W> {
+    /// The report's narrow columns as a table, and the names left out, when they fit
+    /// `width` with their last column wrapped to at least 20 characters.
+    fn narrow_table(
+        &self,
+        names: &[String],
+        widths: &[u16],
+        width: u16,
+    ) -> Option<(Table, Vec<String>)> {
+        let picked: Vec<usize> = self
+            .options
+            .narrow
+            .iter()
+            .filter_map(|n| names.iter().position(|m| m == n))
+            .collect();
+        if picked.len() < 2 || picked.len() != self.options.narrow.len() {
+            return None;
+        }
+        let (last, rest) = picked.split_last()?;
+        let needed: usize = rest
+            .iter()
+            .map(|&i| usize::from(widths[i]) + 3)
+            .sum::<usize>()
+            + usize::from(widths[*last]).min(20)
+            + 3
+            + 1;
+        if needed > usize::from(width) {
+            return None;
+        }
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width);
+        table.set_header(picked.iter().map(|&i| {
+            let cell = Cell::new(&names[i]);
+            if self.options.color {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        }));
+        if self.options.color {
+            table.enforce_styling();
+        }
+        for row in &self.rows {
+            table.add_row(picked.iter().map(|&i| row[i].as_str()));
+        }
+        let left_out = (0..names.len())
+            .filter(|i| !picked.contains(i))
+            .map(|i| names[i].clone())
+            .collect();
+        Some((table, left_out))
     }
 }
 

@@ -276,6 +276,14 @@ pub(super) async fn run_report(
     config: &Config,
 ) -> Result<ExitCode> {
     let name = report.name.as_str();
+    let mut narrowed;
+    let config = if report.narrow.is_empty() {
+        config
+    } else {
+        narrowed = config.clone();
+        narrowed.print.narrow = report.narrow.clone();
+        &narrowed
+    };
     let engine = query::open_engine(config).await?;
     let (plan, if_empty) = plan_given(&engine, report, &request, config).await?;
     let started = std::time::Instant::now();

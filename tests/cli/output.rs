@@ -491,3 +491,77 @@ fn times_are_shown_in_a_zone_when_asked() {
         out.stderr
     );
 }
+
+#[test]
+fn wide_reports_pick_their_columns_on_a_narrow_terminal() {
+    use unicode_width::UnicodeWidthStr;
+    let w = Workdir::scenario();
+    let table = |columns: &str, report: &str| {
+        run(
+            &[
+                "--source".into(),
+                w.source(),
+                "--format".into(),
+                "table".into(),
+                report.into(),
+                "--from".into(),
+                "2024-11-01".into(),
+                "--to".into(),
+                "2024-11-30".into(),
+            ],
+            None,
+            &[("COLUMNS", columns)],
+        )
+        .ok()
+    };
+    let header = |out: &super::util::Output| -> Vec<String> {
+        out.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(['│', '┆'])
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    let out = table("80", "summary");
+    assert_eq!(
+        header(&out),
+        [
+            "day",
+            "sends",
+            "hard_bounces",
+            "bounce_rate_pct",
+            "complaint_rate_pct"
+        ]
+    );
+    assert!(
+        out.stdout.lines().all(|l| l.width() <= 80),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        "seslog: 5 of 12 columns shown to fit the terminal (not deliveries, soft_bounces, \
+         complaints, rejects, delays, opens, clicks): --format vertical or csv shows them all\n"
+    );
+    let out = table("80", "bounces");
+    assert_eq!(
+        header(&out),
+        ["time", "recipient", "status", "diagnostic_code"]
+    );
+    assert!(
+        out.stdout.lines().all(|l| l.width() <= 80),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("mallory@example.com"), "{}", out.stdout);
+    // Wide enough: every column, and nothing said.
+    let out = table("400", "summary");
+    assert_eq!(header(&out).len(), 12);
+    assert_eq!(out.stderr, "");
+    // Too narrow even for the chosen few: the vertical view, every column.
+    let out = table("40", "summary");
+    assert!(out.stdout.starts_with("-[ RECORD 1 ]"), "{}", out.stdout);
+    assert!(out.stdout.contains("\ndeliveries "), "{}", out.stdout);
+}

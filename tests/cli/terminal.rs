@@ -152,7 +152,15 @@ fn a_result_too_wide_for_the_terminal_is_shown_vertically() {
     let w = Workdir::scenario();
     let november = ["--from", "2024-11-01", "--to", "2024-11-30"];
     // Twelve columns cannot fit 80: one block per row, every field on a line of its own.
-    let out = seslog_at_width(&w, 80, &[&["bounces"][..], &november[..]].concat());
+    let wide = "SELECT event_time AS time, recipients[1] AS recipient, \
+                bounce.bouncetype AS bounce_type, bounce.bouncesubtype AS bounce_subtype, \
+                bounce.bouncedrecipients[1].status AS status, \
+                bounce.bouncedrecipients[1].diagnosticcode AS diagnostic_code, \
+                mail.messageid AS message_id, mail.commonheaders.subject AS subject, \
+                mail.source AS sender, mail.timestamp AS sent, bounce.feedbackid AS feedback_id, \
+                bounce.reportingmta AS reporting_mta \
+                FROM seslogs WHERE eventtype = 'Bounce' ORDER BY event_time";
+    let out = seslog_at_width(&w, 80, &["sql", wide]);
     let first: Vec<&str> = out.lines().take(13).collect();
     assert_eq!(
         first,
@@ -182,9 +190,17 @@ fn a_result_too_wide_for_the_terminal_is_shown_vertically() {
         out.contains(" eventtype ") && !out.contains("-[ RECORD"),
         "{out}"
     );
-    let out = seslog_at_width(&w, 400, &[&["bounces"][..], &november[..]].concat());
+    let out = seslog_at_width(&w, 400, &["sql", wide]);
     assert!(
         out.contains(" diagnostic_code ") && !out.contains("-[ RECORD"),
+        "{out}"
+    );
+    // A wide report shows its chosen columns instead, as a table.
+    let out = seslog_at_width(&w, 80, &[&["bounces"][..], &november[..]].concat());
+    assert!(
+        out.contains(" diagnostic_code ")
+            && !out.contains(" feedback_id ")
+            && !out.contains("-[ RECORD"),
         "{out}"
     );
     // Asked for, whatever the width.

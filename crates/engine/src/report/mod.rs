@@ -69,6 +69,9 @@ pub struct Report {
     pub description: String,
     /// The default span of event time, when the report takes a window.
     pub window: Option<Duration>,
+    /// The columns a narrow terminal's table view shows (`-- narrow: a, b, c`), the last
+    /// one wrapped; empty: all, or the vertical view.
+    pub narrow: Vec<String>,
     pub params: Vec<Param>,
     pub sql: String,
     /// `builtin` or the file it came from.
@@ -92,6 +95,7 @@ impl Report {
         let mut name = None;
         let mut description = String::new();
         let mut window = None;
+        let mut narrow = Vec::new();
         let mut params = Vec::new();
         for line in text.lines() {
             let Some(comment) = line.trim().strip_prefix("--") else {
@@ -107,6 +111,13 @@ impl Report {
             match key.trim() {
                 "name" => name = Some(value.to_string()),
                 "description" => description = value.to_string(),
+                "narrow" => {
+                    narrow = value
+                        .split(',')
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                }
                 "window" => {
                     window =
                         Some(parse_duration(value).map_err(|e| format!("{origin}: window: {e}"))?);
@@ -145,6 +156,7 @@ impl Report {
             name,
             description,
             window,
+            narrow,
             params,
             sql: text.to_string(),
             origin: origin.to_string(),
