@@ -71,19 +71,24 @@ fn progress_lines_with_verbose_when_not_a_terminal() {
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
 
-#[test]
-fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
-    let w = Workdir::scenario();
-    let home = w.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
+/// `seslog shell` over `w` in a pseudo-terminal, its history under `home`.
+fn shell_in_pty(w: &Workdir, home: &std::path::Path) -> rexpect::session::PtySession {
+    std::fs::create_dir_all(home).unwrap();
     let mut cmd = Command::new(super::util::bin());
     cmd.arg("--source")
         .arg(w.source())
         .arg("shell")
         .env("NO_COLOR", "1")
-        .env("HOME", &home)
+        .env("HOME", home)
         .env_remove("XDG_DATA_HOME");
-    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty")
+}
+
+#[test]
+fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
+    let w = Workdir::scenario();
+    let home = w.path().join("home");
+    let mut p = shell_in_pty(&w, &home);
     p.exp_string("seslog> ").unwrap();
     // A statement over two lines.
     p.send_line("SELECT count(*) AS n").unwrap();
@@ -216,15 +221,7 @@ fn a_result_too_wide_for_the_terminal_is_shown_vertically() {
 fn ctrl_c_in_the_shell_cancels_the_statement_and_ctrl_d_leaves() {
     let w = Workdir::scenario();
     let home = w.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(super::util::bin());
-    cmd.arg("--source")
-        .arg(w.source())
-        .arg("shell")
-        .env("NO_COLOR", "1")
-        .env("HOME", &home)
-        .env_remove("XDG_DATA_HOME");
-    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn in a pty");
+    let mut p = shell_in_pty(&w, &home);
     p.exp_string("seslog> ").unwrap();
     p.send_line(&format!("{SLOW};")).unwrap();
     // Running: its progress line is up.
