@@ -33,8 +33,8 @@ pub struct Engine {
     pub tier: Option<Arc<Tier>>,
     pub diagnostics: Diagnostics,
     pub progress: Arc<Progress>,
-    /// The table's partition columns (`event_type`, `day`, ...), for `DESCRIBE`.
-    partitions: Vec<String>,
+    /// The table's layout: its partition columns for `DESCRIBE`, its first folder for
+    /// `misplaced_source`.
     layout: FirehoseLayout,
 }
 
@@ -75,7 +75,6 @@ impl Engine {
             progress: progress.clone(),
             tier: tier.clone(),
         };
-        let partitions = layout.partition_columns();
         ctx.register_table(
             TABLE,
             Arc::new(SesLogTable::new(source.clone(), layout.clone(), settings)),
@@ -86,7 +85,6 @@ impl Engine {
             tier,
             diagnostics,
             progress,
-            partitions,
             layout,
         })
     }
@@ -104,7 +102,8 @@ impl Engine {
         let mut plan = self.ctx.state().statement_to_plan(statement).await?;
         // DESCRIBE in Athena's types: planned as the rows it shows.
         if let LogicalPlan::DescribeTable(describe) = &plan {
-            let sql = athena::describe::describe_sql(&describe.schema, &self.partitions);
+            let sql =
+                athena::describe::describe_sql(&describe.schema, &self.layout.partition_columns());
             let mut statements = Self::statements(&sql)?;
             plan = self
                 .ctx
