@@ -5,9 +5,9 @@
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, LogicalPlan, expr::InList};
-use datafusion::scalar::ScalarValue;
 use seslog_engine::ddl::EVENT_TYPES;
 use seslog_engine::report::window::TimeWindow;
+use seslog_engine::table::listing::{column_name, literal_str};
 
 /// Notes on the literals a plan compares `day`, `event_type` or `eventtype` with.
 pub fn for_plan(plan: &LogicalPlan) -> Vec<String> {
@@ -56,7 +56,7 @@ fn compared(e: &Expr, found: &mut Vec<(String, String)>) {
     let mut note = |column: &Expr, values: &[&Expr]| {
         if let Some(name) = watched(column) {
             for v in values {
-                if let Some(text) = text(v) {
+                if let Some(text) = literal_str(v) {
                     found.push((name.clone(), text));
                 }
             }
@@ -77,26 +77,9 @@ fn compared(e: &Expr, found: &mut Vec<(String, String)>) {
 
 /// The column's name, when it is one whose values are known.
 fn watched(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Column(c) if ["day", "event_type", "eventtype"].contains(&c.name.as_str()) => {
-            Some(c.name.clone())
-        }
-        Expr::Cast(cast) => watched(&cast.expr),
-        _ => None,
-    }
-}
-
-fn text(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)),
-            _,
-        ) => Some(s.clone()),
-        Expr::Cast(cast) => text(&cast.expr),
-        _ => None,
-    }
+    column_name(e)
+        .filter(|name| ["day", "event_type", "eventtype"].contains(name))
+        .map(str::to_string)
 }
 
 /// `day` is `yyyy/MM/dd`, as the folders are.

@@ -43,7 +43,7 @@ pub struct Constraints {
 }
 
 /// The string a filter compares with, through casts.
-pub(crate) fn literal_str(expr: &Expr) -> Option<String> {
+pub fn literal_str(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Literal(
             ScalarValue::Utf8(Some(s))
@@ -57,7 +57,8 @@ pub(crate) fn literal_str(expr: &Expr) -> Option<String> {
     }
 }
 
-fn column_name(expr: &Expr) -> Option<&str> {
+/// The column a filter compares, through casts.
+pub fn column_name(expr: &Expr) -> Option<&str> {
     match expr {
         Expr::Column(c) => Some(c.name.as_str()),
         Expr::Cast(c) => column_name(&c.expr),
