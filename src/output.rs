@@ -299,30 +299,15 @@ impl<W: Write> Printer for TablePrinter<W> {
         let Some(schema) = &self.schema else {
             return Ok(());
         };
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        let header = schema.fields().iter().map(|f| {
-            let cell = Cell::new(sanitize(f.name()));
-            if self.options.color {
-                cell.add_attribute(Attribute::Bold)
-            } else {
-                cell
-            }
-        });
-        table.set_header(header);
-        if self.options.color {
-            table.enforce_styling();
-        }
-        if let Some(width) = self.options.width {
-            table.set_width(width);
-        }
         let names: Vec<String> = schema
             .fields()
             .iter()
             .map(|f| sanitize(f.name()).into_owned())
             .collect();
+        let mut table = self.table(&names);
+        if let Some(width) = self.options.width {
+            table.set_width(width);
+        }
         for row in &self.rows {
             table.add_row(row.clone());
         }
@@ -372,6 +357,26 @@ impl<W: Write> Printer for TablePrinter<W> {
 }
 
 impl<W: Write> TablePrinter<W> {
+    /// An empty table view with these column names: its style, wrapping and header.
+    fn table(&self, names: &[String]) -> Table {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_header(names.iter().map(|name| {
+            let cell = Cell::new(name);
+            if self.options.color {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        }));
+        if self.options.color {
+            table.enforce_styling();
+        }
+        table
+    }
+
     /// The report's narrow columns as a table, and the names left out, when they fit
     /// `width` with their last column wrapped to at least 20 characters.
     fn narrow_table(
@@ -400,22 +405,9 @@ impl<W: Write> TablePrinter<W> {
         if needed > usize::from(width) {
             return None;
         }
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(width);
-        table.set_header(picked.iter().map(|&i| {
-            let cell = Cell::new(&names[i]);
-            if self.options.color {
-                cell.add_attribute(Attribute::Bold)
-            } else {
-                cell
-            }
-        }));
-        if self.options.color {
-            table.enforce_styling();
-        }
+        let picked_names: Vec<String> = picked.iter().map(|&i| names[i].clone()).collect();
+        let mut table = self.table(&picked_names);
+        table.set_width(width);
         for row in &self.rows {
             table.add_row(picked.iter().map(|&i| row[i].as_str()));
         }
