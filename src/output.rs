@@ -712,8 +712,8 @@ fn print_verdict(message_id: &str, verdict: &str, out: &mut impl Write) -> std::
     writeln!(out, "{message_id}: {verdict}")
 }
 
-/// Names the skipped records and damaged or ignored objects (the first few of each kind;
-/// the rest as one line per kind with its count), then counts them all. Object names and
+/// Names the skipped records and damaged or ignored objects (the first few of each cause;
+/// the rest as one line per cause with its count), then counts them all. Object names and
 /// record text are escaped: stderr is a terminal too.
 pub fn report_problems(
     diagnostics: &seslog_engine::table::diagnostics::Diagnostics,
@@ -726,11 +726,12 @@ pub fn report_problems(
             sanitize(&crate::error::problem_text(&problem))
         )?;
     }
-    for (kind, more) in diagnostics.unnamed() {
+    for (kind, cause, more) in diagnostics.unnamed() {
         writeln!(
             err,
-            "seslog: warning: {more} more {} (not named one by one)",
-            seslog_engine::table::diagnostics::counted_plural(kind)
+            "seslog: warning: {more} more {}: {} (not named one by one)",
+            seslog_engine::table::diagnostics::counted_plural(kind),
+            sanitize(&cause)
         )?;
     }
     if let Some(summary) = diagnostics.summary() {

@@ -3,9 +3,10 @@
 //! names them on stderr and ends with a count, so nothing is dropped silently.
 //!
 //! Each problem counts once, however often a query reads its object (a report that scans
-//! a table twice must not double the warnings). Only the first `NAMED_PER_KIND` of each
-//! kind (in object order, so a run's output is stable) are kept to be named; the rest are
-//! counted, so a bucket with a million bad records costs memory for the count only.
+//! a table twice must not double the warnings). Only the first `NAMED_PER_CAUSE` of each
+//! cause (in object order, so a run's output is stable) are kept to be named; the rest are
+//! counted per cause, so 5,000 records of one kind of rubbish are a few lines and one count,
+//! and a bucket with a million bad records costs memory for the counts only.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -14,8 +15,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Problems of one kind named one by one; the rest are counted.
-pub const NAMED_PER_KIND: usize = 10;
+/// Problems of one cause named one by one; the rest are counted.
+pub const NAMED_PER_CAUSE: usize = 5;
+/// Causes of one kind told apart; problems of any further cause are counted together.
+const CAUSES_PER_KIND: usize = 20;
+/// What the problems past `CAUSES_PER_KIND` causes are counted as.
+const OTHER_CAUSES: &str = "other causes";
 /// A problem's detail is cut to this many bytes (a 10 MB value makes no 10 MB line).
 const MAX_DETAIL: usize = 300;
 
@@ -80,6 +85,33 @@ impl Problem {
         };
         format!("{what}: {}{at}: {}", self.object, self.detail)
     }
+
+    /// Why, without what differs from one record to the next: the detail up to its first
+    /// `: ` (what follows is the record's text), with numbers and quoted text left out.
+    /// `not a JSON object: "abc"` and `not a JSON object: "xyz"` are one cause.
+    pub fn cause(&self) -> String {
+        let head = self.detail.split(": ").next().unwrap_or_default();
+        let mut out = String::with_capacity(head.len());
+        let mut chars = head.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '0'..='9' => {
+                    while chars.next_if(char::is_ascii_digit).is_some() {}
+                    out.push('N');
+                }
+                '"' | '\'' | '`' => {
+                    for q in chars.by_ref() {
+                        if q == c {
+                            break;
+                        }
+                    }
+                    out.extend([c, '…', c]);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,13 +157,27 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A kind of problem and its cause (`Problem::cause`).
+type Cause = (ProblemKind, String);
+
 #[derive(Debug, Default)]
 struct Collected {
     /// Hashes of every problem seen, so each counts once.
     seen: HashSet<u64>,
-    /// Per kind, the first problems in (object, position) order, at most NAMED_PER_KIND.
-    named: BTreeMap<ProblemKind, BTreeSet<Problem>>,
-    counts: BTreeMap<ProblemKind, u64>,
+    /// Per cause, the first problems in (object, position) order, at most NAMED_PER_CAUSE.
+    named: BTreeMap<Cause, BTreeSet<Problem>>,
+    counts: BTreeMap<Cause, u64>,
+    causes_per_kind: BTreeMap<ProblemKind, usize>,
+}
+
+impl Collected {
+    fn count(&self, kind: ProblemKind) -> u64 {
+        self.counts
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// Shared by every partition of a scan; cheap to clone.
@@ -152,10 +198,19 @@ impl Diagnostics {
         if !c.seen.insert(hasher.finish()) {
             return;
         }
-        *c.counts.entry(problem.kind).or_default() += 1;
-        let named = c.named.entry(problem.kind).or_default();
+        let mut cause = (problem.kind, problem.cause());
+        if !c.counts.contains_key(&cause) {
+            let causes = c.causes_per_kind.entry(problem.kind).or_default();
+            if *causes >= CAUSES_PER_KIND {
+                cause.1 = OTHER_CAUSES.to_string();
+            } else {
+                *causes += 1;
+            }
+        }
+        *c.counts.entry(cause.clone()).or_default() += 1;
+        let named = c.named.entry(cause).or_default();
         named.insert(problem);
-        if named.len() > NAMED_PER_KIND {
+        if named.len() > NAMED_PER_CAUSE {
             named.pop_last();
         }
     }
@@ -168,15 +223,15 @@ impl Diagnostics {
         all
     }
 
-    /// How many problems of each kind were not named, e.g. `(SkippedRecord, 4990)`.
-    pub fn unnamed(&self) -> Vec<(ProblemKind, u64)> {
+    /// How many problems of each cause were not named, e.g.
+    /// `(SkippedRecord, "not a JSON object", 4995)`, by kind, then cause.
+    pub fn unnamed(&self) -> Vec<(ProblemKind, String, u64)> {
         let c = self.collected.lock().expect("diagnostics lock");
-        ProblemKind::ALL
+        c.counts
             .iter()
-            .filter_map(|k| {
-                let count = c.counts.get(k).copied().unwrap_or(0);
-                let named = c.named.get(k).map_or(0, |n| n.len() as u64);
-                (count > named).then_some((*k, count - named))
+            .filter_map(|(cause, &count)| {
+                let named = c.named.get(cause).map_or(0, |n| n.len() as u64);
+                (count > named).then(|| (cause.0, cause.1.clone(), count - named))
             })
             .collect()
     }
@@ -195,7 +250,7 @@ impl Diagnostics {
             .iter()
             .filter_map(|k| {
                 let (one, many) = k.counted();
-                match c.counts.get(k).copied().unwrap_or(0) {
+                match c.count(*k) {
                     0 => None,
                     1 => Some(format!("1 {one}")),
                     n => Some(format!("{n} {many}")),
@@ -251,5 +306,91 @@ impl Progress {
             total as f64 / 1e6,
             get(&self.rows),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skipped(object: &str, line: usize, detail: &str) -> Problem {
+        Problem::new(
+            object.into(),
+            Some((line, line * 10)),
+            ProblemKind::SkippedRecord,
+            detail.into(),
+        )
+    }
+
+    #[test]
+    fn causes_leave_out_what_differs_between_records() {
+        for (detail, cause) in [
+            ("not a JSON object: \"abc\"", "not a JSON object"),
+            (
+                "mail.timestamp = \"x\" is not a whole number that fits 64 bits; read as NULL",
+                "mail.timestamp = \"…\" is not a whole number that fits N bits; read as NULL",
+            ),
+            (
+                "Encountered unexpected 'o' whilst parsing value",
+                "Encountered unexpected '…' whilst parsing value",
+            ),
+            (
+                "record is longer than 64 MiB: \"xxx\"",
+                "record is longer than N MiB",
+            ),
+        ] {
+            assert_eq!(skipped("a", 1, detail).cause(), cause, "{detail}");
+        }
+    }
+
+    #[test]
+    fn each_cause_is_named_a_few_times_then_counted() {
+        let d = Diagnostics::new();
+        for line in 1..=5000 {
+            d.push(skipped(
+                "b",
+                line,
+                &format!("not a JSON object: \"{line}\""),
+            ));
+        }
+        for line in 1..=3 {
+            d.push(skipped(
+                "a",
+                line,
+                "an SNS `SubscriptionConfirmation` message",
+            ));
+        }
+        // Each problem counts once.
+        d.push(skipped("a", 1, "an SNS `SubscriptionConfirmation` message"));
+        let named: Vec<String> = d.problems().iter().map(|p| p.object.clone()).collect();
+        assert_eq!(named, ["a", "a", "a", "b", "b", "b", "b", "b"]);
+        assert_eq!(
+            d.unnamed(),
+            vec![(
+                ProblemKind::SkippedRecord,
+                "not a JSON object".to_string(),
+                4995
+            )]
+        );
+        assert_eq!(d.total(), 5003);
+        assert_eq!(d.summary().unwrap(), "5003 records skipped");
+    }
+
+    #[test]
+    fn causes_past_the_limit_are_counted_together() {
+        let d = Diagnostics::new();
+        for cause in 0..CAUSES_PER_KIND + 5 {
+            let word: String = std::iter::repeat_n('x', cause + 1).collect();
+            for line in 0..NAMED_PER_CAUSE + 1 {
+                d.push(skipped(&word, line, &word));
+            }
+        }
+        let unnamed = d.unnamed();
+        assert_eq!(unnamed.len(), CAUSES_PER_KIND + 1);
+        let other = unnamed.iter().find(|u| u.1 == OTHER_CAUSES).unwrap();
+        assert_eq!(
+            other.2,
+            (5 * (NAMED_PER_CAUSE + 1) - NAMED_PER_CAUSE) as u64
+        );
     }
 }
