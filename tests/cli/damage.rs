@@ -47,7 +47,7 @@ fn damaged_input_is_skipped_named_and_counted() {
         out.stderr
     );
     assert!(warnings.iter().any(|l| *l == format!("seslog: warning: ignored object: {day}/Bounce/2024/11/08/README.txt: not JSON event data (does not start with '{{')")), "{}", out.stderr);
-    assert!(warnings.iter().any(|l| *l == format!("seslog: warning: skipped record: {day}/Complaint/2024/11/08/not-ses.gz line 1 (byte 0): not an SES event record (no eventType)")), "{}", out.stderr);
+    assert!(warnings.iter().any(|l| *l == format!("seslog: warning: skipped record: {day}/Complaint/2024/11/08/not-ses.gz line 1 (byte 0): not an SES record (neither eventType nor notificationType, nor an SNS notification)")), "{}", out.stderr);
     assert_eq!(
         warnings.last().copied(),
         Some(

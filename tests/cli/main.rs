@@ -31,3 +31,6 @@ mod invocation;
 mod output;
 // What a person at a terminal sees.
 mod terminal;
+
+// SES feedback notifications read as events.
+mod notifications;

@@ -467,6 +467,7 @@ fn describe_and_show_tables_speak_athena() {
             "subscription",
             "event_time",
             "recipients",
+            "record_format",
             "event_type",
             "day"
         ]

@@ -268,6 +268,65 @@ impl Mail {
     }
 }
 
+/// The types SES also sends as feedback notifications (`notificationType`) through SNS.
+pub const NOTIFIED: [&str; 3] = ["Bounce", "Complaint", "Delivery"];
+
+/// The event as event publishing writes it when the configuration set adds no tags: what
+/// a notification of the same event tells, in the event format.
+pub fn without_tags(event: &Event) -> Event {
+    let mut e = event.clone();
+    if let Some(mail) = e.record["mail"].as_object_mut() {
+        mail.remove("tags");
+    }
+    e
+}
+
+/// The same event as SES's feedback notification: `notificationType` for `eventType`, no
+/// tags, and the two `mail` fields only notifications carry. `None` for the types SES
+/// sends no notification of.
+pub fn notification(event: &Event) -> Option<Event> {
+    if !NOTIFIED.contains(&event.event_type) {
+        return None;
+    }
+    let mut record = without_tags(event).record;
+    let fields = record.as_object_mut().expect("records are objects");
+    let kind = fields
+        .remove("eventType")
+        .expect("records have an eventType");
+    fields.insert("notificationType".into(), kind);
+    let mail = fields["mail"].as_object_mut().expect("records have a mail");
+    mail.insert("sourceIp".into(), json!("192.0.2.10"));
+    mail.insert(
+        "callerIdentity".into(),
+        json!("arn:aws:iam::123456789012:user/shop"),
+    );
+    Some(Event {
+        record,
+        ..event.clone()
+    })
+}
+
+/// The record inside the SNS envelope an SNS-to-storage archiver keeps: `Message` holds
+/// the record as a JSON string.
+pub fn sns_envelope(event: &Event) -> Event {
+    let message = event.record.to_string();
+    let record = json!({
+        "Type": "Notification",
+        "MessageId": format!("sns-{}", event.record["mail"]["messageId"].as_str().unwrap_or("")),
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-feedback",
+        "Message": message,
+        "Timestamp": ts(event.arrival),
+        "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe"
+    });
+    Event {
+        record,
+        ..event.clone()
+    }
+}
+
 /// An object of a Firehose tree: its key and its bytes as stored.
 #[derive(Debug, Clone)]
 pub struct Object {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StructArray,
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, StructArray,
 };
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -19,9 +19,10 @@ use datafusion::error::{DataFusionError, Result};
 use crate::table::derived;
 use crate::table::diagnostics::ProblemKind;
 use crate::table::nested::{Part, ReadPaths};
+use crate::table::notification::{self, Format};
 use crate::table::prefilter::Prefilter;
 use crate::table::prune::Pruner;
-use crate::table::schema::{self, EVENT_TIME, RECIPIENTS};
+use crate::table::schema::{self, EVENT_TIME, RECIPIENTS, RECORD_FORMAT};
 
 /// What to do with what cannot be read cleanly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -171,6 +172,7 @@ enum Output {
     },
     EventTime,
     Recipients,
+    RecordFormat,
 }
 
 /// Decided once per scan from the projected columns: what to decode and how to build each
@@ -250,6 +252,7 @@ impl DecodePlan {
                     }
                     outputs.push(Output::Recipients);
                 }
+                RECORD_FORMAT => outputs.push(Output::RecordFormat),
                 name => {
                     let raw_field = raw
                         .fields()
@@ -335,8 +338,9 @@ impl DecodePlan {
             .build_decoder()?)
     }
 
-    /// Builds the output batch from a decoded batch (decode schema, integers converted).
-    fn output(&self, decoded: &RecordBatch) -> Result<RecordBatch> {
+    /// Builds the output batch from a decoded batch (decode schema, integers converted) of
+    /// records in one format.
+    fn output(&self, decoded: &RecordBatch, format: Format) -> Result<RecordBatch> {
         let columns = self
             .outputs
             .iter()
@@ -348,6 +352,9 @@ impl DecodePlan {
                 },
                 Output::EventTime => derived::event_time(decoded),
                 Output::Recipients => derived::recipients(decoded),
+                Output::RecordFormat => Ok(Arc::new(StringArray::from_iter_values(
+                    std::iter::repeat_n(format.name(), decoded.num_rows()),
+                )) as ArrayRef),
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         Ok(RecordBatch::try_new_with_options(
@@ -395,6 +402,24 @@ fn convert_integers(
     )?))
 }
 
+/// Where records being decoded come from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// As the object holds them.
+    Read,
+    /// Rewritten from a notification or an SNS envelope into this format.
+    Rewritten(Format),
+}
+
+impl Origin {
+    fn format(self) -> Format {
+        match self {
+            Origin::Read => Format::Event,
+            Origin::Rewritten(format) => format,
+        }
+    }
+}
+
 /// One record of an object: its bytes, and where it starts (1-based line, byte offset in
 /// the decompressed object) for messages.
 pub struct Record {
@@ -417,10 +442,7 @@ impl DecodePlan {
         records: &[Record],
         report: &mut Report<'_>,
     ) -> Result<Option<RecordBatch>> {
-        if let Some(decoded) = self.decode_if_clean(records, report)? {
-            return Ok(decoded);
-        }
-        self.decode_each(records, report)
+        self.decode_as(records, Origin::Read, report)
     }
 
     /// Records that failed to decode all at once: one by one, keeping the good ones.
@@ -429,10 +451,7 @@ impl DecodePlan {
         records: &[Record],
         report: &mut Report<'_>,
     ) -> Result<Option<RecordBatch>> {
-        match self.decode_one_by_one(records, report)? {
-            Some((batch, rows)) => self.checked(batch, rows, records, report),
-            None => Ok(None),
-        }
+        self.decode_each_as(records, Origin::Read, report)
     }
 
     /// Decodes records all at once; `None` when that fails (some record is bad, or a line
@@ -442,10 +461,43 @@ impl DecodePlan {
         records: &[Record],
         report: &mut Report<'_>,
     ) -> Result<Option<Option<RecordBatch>>> {
+        self.decode_if_clean_as(records, Origin::Read, report)
+    }
+
+    fn decode_as(
+        &self,
+        records: &[Record],
+        origin: Origin,
+        report: &mut Report<'_>,
+    ) -> Result<Option<RecordBatch>> {
+        if let Some(decoded) = self.decode_if_clean_as(records, origin, report)? {
+            return Ok(decoded);
+        }
+        self.decode_each_as(records, origin, report)
+    }
+
+    fn decode_each_as(
+        &self,
+        records: &[Record],
+        origin: Origin,
+        report: &mut Report<'_>,
+    ) -> Result<Option<RecordBatch>> {
+        match self.decode_one_by_one(records, report)? {
+            Some((batch, rows)) => self.checked(batch, rows, records, origin, report),
+            None => Ok(None),
+        }
+    }
+
+    fn decode_if_clean_as(
+        &self,
+        records: &[Record],
+        origin: Origin,
+        report: &mut Report<'_>,
+    ) -> Result<Option<Option<RecordBatch>>> {
         match self.decode_all(records) {
             Ok(Some(batch)) => {
                 let rows = (0..records.len()).collect();
-                Ok(Some(self.checked(batch, rows, records, report)?))
+                Ok(Some(self.checked(batch, rows, records, origin, report)?))
             }
             Ok(None) => Ok(Some(None)),
             Err(_) => Ok(None),
@@ -453,19 +505,54 @@ impl DecodePlan {
     }
 
     /// The checks on decoded rows (`rows[i]` is the record row i came from), then the
-    /// output columns.
+    /// output columns. Records without an `eventType` may be SES's notifications: those
+    /// are rewritten as events and decoded after the rest.
     fn checked(
         &self,
         batch: RecordBatch,
         rows: Vec<usize>,
         records: &[Record],
+        origin: Origin,
         report: &mut Report<'_>,
     ) -> Result<Option<RecordBatch>> {
-        let Some((batch, rows)) = self.drop_non_events(batch, rows, records, report)? else {
-            return Ok(None);
-        };
-        let batch = self.exact_integers(batch, &rows, records, report)?;
-        Ok(Some(self.output(&batch)?))
+        let (events, others) = self.split_non_events(batch, rows)?;
+        let mut out = Vec::new();
+        if let Some((batch, rows)) = events {
+            let batch = self.exact_integers(batch, &rows, records, report)?;
+            out.push(self.output(&batch, origin.format())?);
+        }
+        let mut rewritten: [Vec<Record>; 2] = Default::default();
+        for i in others {
+            let r = &records[i];
+            let position = Some((r.line, r.offset));
+            let event = match origin {
+                Origin::Read => notification::as_event(&r.bytes),
+                // Rewritten already: not read as anything else a second time.
+                Origin::Rewritten(_) => Err(notification::NEITHER.to_string()),
+            };
+            match event {
+                Ok((bytes, format)) => rewritten[format as usize].push(Record {
+                    bytes: Bytes::from(bytes),
+                    line: r.line,
+                    offset: r.offset,
+                    whole_line: false,
+                }),
+                Err(why) => report(ProblemKind::SkippedRecord, position, why)?,
+            }
+        }
+        for (format, records) in [Format::Event, Format::Notification]
+            .into_iter()
+            .zip(&rewritten)
+        {
+            if !records.is_empty() {
+                out.extend(self.decode_as(records, Origin::Rewritten(format), report)?);
+            }
+        }
+        match out.len() {
+            0 => Ok(None),
+            1 => Ok(out.pop()),
+            _ => Ok(Some(concat_batches(&self.output_schema, &out)?)),
+        }
     }
 
     /// The slow path, taken only for a chunk that failed: find the bad records, keep the rest.
@@ -507,41 +594,35 @@ impl DecodePlan {
         Ok(Some((concat_batches(&self.decode_schema, &batches)?, rows)))
     }
 
-    /// A JSON object without `eventType` is not an SES event (a Firehose error record, a
-    /// stray document): skip it, by name.
-    fn drop_non_events(
+    /// Splits off the rows without an `eventType` (a notification, a Firehose error
+    /// record, a stray document): the event rows with their records, and the records of
+    /// the others.
+    #[allow(clippy::type_complexity)]
+    fn split_non_events(
         &self,
         batch: RecordBatch,
         rows: Vec<usize>,
-        records: &[Record],
-        report: &mut Report<'_>,
-    ) -> Result<Option<(RecordBatch, Vec<usize>)>> {
+    ) -> Result<(Option<(RecordBatch, Vec<usize>)>, Vec<usize>)> {
         let event_type = Arc::clone(
             batch
                 .column_by_name("eventType")
                 .expect("eventType is always decoded"),
         );
         if event_type.null_count() == 0 {
-            return Ok(Some((batch, rows)));
+            return Ok((Some((batch, rows)), Vec::new()));
         }
-        let mut kept = Vec::with_capacity(rows.len());
-        for (row, &record) in rows.iter().enumerate() {
-            if event_type.is_null(row) {
-                let r = &records[record];
-                report(
-                    ProblemKind::SkippedRecord,
-                    Some((r.line, r.offset)),
-                    "not an SES event record (no eventType)".into(),
-                )?;
-            } else {
-                kept.push(record);
-            }
-        }
+        let (kept, others): (Vec<(usize, usize)>, Vec<(usize, usize)>) = rows
+            .iter()
+            .copied()
+            .enumerate()
+            .partition(|(row, _)| event_type.is_valid(*row));
+        let others = others.into_iter().map(|(_, record)| record).collect();
         if kept.is_empty() {
-            return Ok(None);
+            return Ok((None, others));
         }
         let keep = datafusion::arrow::compute::is_not_null(&event_type)?;
-        Ok(Some((filter_record_batch(&batch, &keep)?, kept)))
+        let kept = kept.into_iter().map(|(_, record)| record).collect();
+        Ok((Some((filter_record_batch(&batch, &keep)?, kept)), others))
     }
 
     /// Integer fields from their text, exactly; a value that is not one is NULL and said.

@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod layout;
 pub mod listing;
 pub mod nested;
+pub mod notification;
 pub mod prefilter;
 mod prune;
 pub mod reader;

@@ -20,6 +20,9 @@ use datafusion::error::{DataFusionError, Result};
 pub const EVENT_TIME: &str = "event_time";
 /// Derived column: the lower-cased addresses the event is about.
 pub const RECIPIENTS: &str = "recipients";
+/// Derived column: which of SES's formats the record came in, `event` (event publishing)
+/// or `notification` (a feedback notification, `notificationType`).
+pub const RECORD_FORMAT: &str = "record_format";
 
 fn utf8(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
@@ -207,6 +210,7 @@ pub fn file_schema() -> SchemaRef {
         true,
     ));
     fields.push(list(RECIPIENTS, DataType::Utf8));
+    fields.push(utf8(RECORD_FORMAT));
     Arc::new(Schema::new(fields))
 }
 
