@@ -14,6 +14,36 @@ use crate::error::{Error, LayoutError};
 pub const DEFAULT_LAYOUT: &str =
     "partitioned/!{partitionKeyFromQuery:EventType}/!{timestamp:yyyy/MM/dd}/";
 
+/// Firehose's error prefix as AWS's reference set-up deploys it: where records it could not
+/// deliver go (`errorlogs`).
+pub const DEFAULT_ERROR_LAYOUT: &str =
+    "errorLog/!{firehose:error-output-type}/dt=!{timestamp:yyyy}-!{timestamp:MM}-!{timestamp:dd}/";
+
+/// The column a layout's date gives, and how its value is written: `day` as Athena has it
+/// for the events ('2024/11/05'), `dt` in the Hive style of the error prefix ('2024-11-05').
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayColumn {
+    pub name: String,
+    pub separator: char,
+}
+
+impl Default for DayColumn {
+    fn default() -> Self {
+        DayColumn {
+            name: "day".into(),
+            separator: '/',
+        }
+    }
+}
+
+impl DayColumn {
+    /// A value of the column in the '/' form the listing compares (`2024-11-05` ->
+    /// `2024/11/05`).
+    pub fn normalised(&self, value: &str) -> String {
+        value.replace(self.separator, "/")
+    }
+}
+
 /// A timestamp component a layout can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TimePart {
@@ -133,6 +163,8 @@ impl Segment {
 pub struct FirehoseLayout {
     pub expression: String,
     pub segments: Vec<Segment>,
+    /// The column its yyyy/MM/dd give.
+    pub day: DayColumn,
 }
 
 fn refuse(part: &str, why: impl Into<String>) -> LayoutError {
@@ -239,11 +271,14 @@ impl FirehoseLayout {
                         tokens.push(Token::Key(column));
                     }
                     "timestamp" => tokens.extend(parse_time_format(value, whole)?),
+                    "firehose" if value.trim() == "error-output-type" => {
+                        tokens.push(Token::Key("error_output_type".into()));
+                    }
                     "firehose" => {
                         return Err(refuse(
                             whole,
-                            "Firehose's own values (random-string, error-output-type) carry no \
-                             partition value; use the layout of the successful records",
+                            "Firehose's random string carries no partition value; use the \
+                             layout without it",
                         ));
                     }
                     other => {
@@ -292,9 +327,19 @@ impl FirehoseLayout {
         let layout = FirehoseLayout {
             expression: expression.to_string(),
             segments,
+            day: DayColumn::default(),
         };
         layout.validate()?;
         Ok(layout)
+    }
+
+    /// The same folders with their date as another column (`dt`, '2024-11-05').
+    pub fn with_day_column(mut self, name: &str, separator: char) -> Self {
+        self.day = DayColumn {
+            name: name.into(),
+            separator,
+        };
+        self
     }
 
     fn validate(&self) -> Result<(), LayoutError> {
@@ -369,7 +414,7 @@ impl FirehoseLayout {
             }
         }
         if self.has_day() {
-            cols.push("day".into());
+            cols.push(self.day.name.clone());
         }
         if self.has_time(TimePart::Hour) {
             cols.push("hour".into());
@@ -392,12 +437,16 @@ impl FirehoseLayout {
         self.partition_columns()
             .iter()
             .map(|c| match c.as_str() {
-                "day" => format!(
-                    "{}/{}/{}",
-                    values.get(&Var::Time(TimePart::Year)).map_or("", |s| s),
-                    values.get(&Var::Time(TimePart::Month)).map_or("", |s| s),
-                    values.get(&Var::Time(TimePart::Day)).map_or("", |s| s)
-                ),
+                day if day == self.day.name => {
+                    let part = |p| values.get(&Var::Time(p)).map_or("", |s: &String| s);
+                    let sep = self.day.separator;
+                    format!(
+                        "{}{sep}{}{sep}{}",
+                        part(TimePart::Year),
+                        part(TimePart::Month),
+                        part(TimePart::Day)
+                    )
+                }
                 "hour" => values
                     .get(&Var::Time(TimePart::Hour))
                     .cloned()
@@ -473,6 +522,7 @@ mod tests {
     fn refuses_what_it_cannot_map_and_says_which_part() {
         let e = FirehoseLayout::read("x/!{firehose:random-string}/").unwrap_err();
         assert_eq!(e.part, "!{firehose:random-string}");
+        assert!(FirehoseLayout::read("x/!{firehose:nope}/").is_err());
         let e = FirehoseLayout::read("x/!{timestamp:yyyy/MM}/").unwrap_err();
         assert!(e.why.contains("dd"), "{e}");
         let e = FirehoseLayout::read("x/!{timestamp:yyyy-ww}/").unwrap_err();
@@ -485,6 +535,19 @@ mod tests {
                 .why
                 .contains("nope")
         );
+    }
+
+    #[test]
+    fn the_error_prefix_gives_error_output_type_and_dt() {
+        let l = FirehoseLayout::parse(DEFAULT_ERROR_LAYOUT)
+            .unwrap()
+            .with_day_column("dt", '-');
+        assert_eq!(l.partition_columns(), vec!["error_output_type", "dt"]);
+        let mut v = l.segments[1].parse("processing-failed").unwrap();
+        v.extend(l.segments[2].parse("dt=2024-11-05").unwrap());
+        assert_eq!(l.column_values(&v), vec!["processing-failed", "2024-11-05"]);
+        assert_eq!(l.segments[2].render(&v).unwrap(), "dt=2024-11-05");
+        assert!(l.segments[2].parse("2024-11-05").is_none());
     }
 
     #[test]

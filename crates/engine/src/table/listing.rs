@@ -172,9 +172,13 @@ impl Constraints {
         let mut out = Constraints::default();
         for column in layout.partition_columns() {
             match column.as_str() {
-                "day" => {
+                day if day == layout.day.name => {
                     for f in filters {
-                        let (lo, hi) = bounds(f, "day");
+                        let (lo, hi) = bounds(f, day);
+                        let (lo, hi) = (
+                            lo.map(|v| layout.day.normalised(&v)),
+                            hi.map(|v| layout.day.normalised(&v)),
+                        );
                         if let Some(lo) = lo {
                             out.day_lo = Some(out.day_lo.map_or(lo.clone(), |cur| cur.max(lo)));
                         }
@@ -644,6 +648,25 @@ mod tests {
         assert_eq!(c.day_lo.as_deref(), Some("2024/11/01"));
         assert_eq!(c.day_hi.as_deref(), Some("2024/11/30"));
         assert_eq!(c.days().unwrap().len(), 30);
+    }
+
+    #[test]
+    fn a_dt_column_bounds_the_days_in_its_own_form() {
+        let layout = crate::table::errorlog::default_layout();
+        let c = Constraints::from_filters(
+            &[
+                col("dt").between(lit("2024-11-05"), lit("2024-11-07")),
+                col("error_output_type").eq(lit("processing-failed")),
+            ],
+            &layout,
+        );
+        assert_eq!(c.day_lo.as_deref(), Some("2024/11/05"));
+        assert_eq!(c.day_hi.as_deref(), Some("2024/11/07"));
+        assert_eq!(c.days().unwrap().len(), 3);
+        assert_eq!(
+            c.keys["error_output_type"],
+            BTreeSet::from(["processing-failed".into()])
+        );
     }
 
     #[test]
