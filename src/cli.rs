@@ -31,6 +31,11 @@ pub struct GlobalArgs {
     #[arg(long, env = "AWS_ENDPOINT_URL", global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
+    /// The Firehose S3 `ErrorOutputPrefix` expression: where the table `errorlogs` (and
+    /// `seslog errors`) reads the records Firehose could not deliver.
+    #[arg(long, env = "SESLOG_ERROR_LAYOUT", global = true, value_name = "EXPR")]
+    pub error_layout: Option<String>,
+
     /// AWS region of the bucket (default: from the AWS config, else asked of S3).
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -181,6 +186,7 @@ impl ArgOrigins {
         for (id, flag, env) in [
             ("source", "--source", "SESLOG_SOURCE"),
             ("layout", "--layout", "SESLOG_LAYOUT"),
+            ("error_layout", "--error-layout", "SESLOG_ERROR_LAYOUT"),
             ("endpoint", "--endpoint", "AWS_ENDPOINT_URL"),
             ("region", "--region", ""),
             ("profile", "--profile", ""),

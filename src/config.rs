@@ -16,13 +16,16 @@ use crate::output::{Format, PrintOptions, ProgressMode};
 use crate::settings::{self, FileConfig, NamedSource, Setting};
 use seslog_engine::source::{CacheSettings, Location, S3Settings};
 use seslog_engine::table::decode::Tolerance;
-use seslog_engine::table::layout::{DEFAULT_LAYOUT, FirehoseLayout};
+use seslog_engine::table::errorlog;
+use seslog_engine::table::layout::{DEFAULT_ERROR_LAYOUT, DEFAULT_LAYOUT, FirehoseLayout};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `None` until a command that reads logs needs it (`seslog reports` does not).
     pub location: Option<Location>,
     pub layout: FirehoseLayout,
+    /// Where `errorlogs` reads (Firehose's error prefix).
+    pub error_layout: FirehoseLayout,
     pub s3: S3Settings,
     pub format: Format,
     pub print: PrintOptions,
@@ -74,6 +77,7 @@ impl Config {
         let mut layers = Layers::load(cli, origins)?;
         let location = source(cli, &mut layers, &mut shown)?;
         let layout = layout(cli, &layers, &mut shown)?;
+        let error_layout = error_layout(cli, &layers, &mut shown)?;
         let s3 = s3_settings(cli, &layers, &mut shown)?;
         let terminal = Terminal::detect();
         let format = format(cli, &layers, &terminal, &mut shown)?;
@@ -87,6 +91,7 @@ impl Config {
         Ok(Config {
             location,
             layout,
+            error_layout,
             s3,
             format,
             print,
@@ -230,19 +235,59 @@ fn source(
 }
 
 fn layout(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<FirehoseLayout> {
-    let (expression, origin) = first(vec![
+    let expression = first(vec![
         (cli.layout.clone(), layers.flag("layout")),
         (
             layers.named_field(|n| n.layout.clone()),
             layers.section("layout"),
         ),
         (layers.data.layout.clone(), layers.in_file("layout")),
-    ])
-    .unwrap_or_else(|| (DEFAULT_LAYOUT.to_string(), "default".into()));
-    let layout =
-        FirehoseLayout::parse(&expression).with_context(|| format!("layout from {origin}"))?;
+    ]);
+    let parse = |e: &str| Ok(FirehoseLayout::parse(e)?);
+    layout_setting("layout", expression, DEFAULT_LAYOUT, parse, shown)
+}
+
+/// As `layout`, for Firehose's error prefix (`errorlogs`).
+fn error_layout(
+    cli: &GlobalArgs,
+    layers: &Layers,
+    shown: &mut Vec<Setting>,
+) -> Result<FirehoseLayout> {
+    let expression = first(vec![
+        (cli.error_layout.clone(), layers.flag("error_layout")),
+        (
+            layers.named_field(|n| n.error_layout.clone()),
+            layers.section("error_layout"),
+        ),
+        (
+            layers.data.error_layout.clone(),
+            layers.in_file("error_layout"),
+        ),
+    ]);
+    let parse = |e: &str| Ok(errorlog::layout(e)?);
+    layout_setting(
+        "error_layout",
+        expression,
+        DEFAULT_ERROR_LAYOUT,
+        parse,
+        shown,
+    )
+}
+
+/// A layout setting: the expression found (or the default) parsed, and shown with where
+/// it came from.
+fn layout_setting(
+    key: &'static str,
+    found: Option<(String, String)>,
+    default: &str,
+    parse: impl Fn(&str) -> Result<FirehoseLayout>,
+    shown: &mut Vec<Setting>,
+) -> Result<FirehoseLayout> {
+    let (expression, origin) = found.unwrap_or_else(|| (default.to_string(), "default".into()));
+    let what = key.replace('_', " ");
+    let layout = parse(&expression).with_context(|| format!("{what} from {origin}"))?;
     shown.push(Setting {
-        key: "layout",
+        key,
         value: expression,
         origin,
     });

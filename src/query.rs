@@ -26,13 +26,15 @@ use crate::sink::Sink;
 pub async fn open_engine(config: &Config) -> Result<Engine> {
     let source = open_source(config).await?;
     let tier = open_tier(config, &source, false).await?;
-    Ok(Engine::new(
+    let mut engine = Engine::new(
         source,
         config.layout.clone(),
         config.tolerance,
         config.prefilter,
         tier,
-    )?)
+    )?;
+    engine.with_error_layout(config.error_layout.clone())?;
+    Ok(engine)
 }
 
 /// Opens the configured source, with the object cache for S3.

@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub default_source: Option<String>,
     pub format: Option<String>,
     pub layout: Option<String>,
+    /// Firehose's `ErrorOutputPrefix` (`--error-layout`).
+    pub error_layout: Option<String>,
     /// Where objects fetched from S3 are kept (`--cache-dir`).
     pub cache_dir: Option<PathBuf>,
     /// How large the cache may grow: bytes, or a size like "4GB", "500MB".
@@ -136,6 +138,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 pub struct NamedSource {
     pub url: String,
     pub layout: Option<String>,
+    pub error_layout: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint: Option<String>,

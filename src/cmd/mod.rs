@@ -76,6 +76,11 @@ pub enum Command {
     /// Example: seslog suppression --since 90d --format csv > suppress.csv
     Suppression(report::WindowedArgs),
     Check(check::CheckArgs),
+    /// Records Firehose could not deliver (table `errorlogs`, under --error-layout), per
+    /// error output type, error code and message.
+    ///
+    /// Example: seslog errors --since 7d
+    Errors(report::WindowedArgs),
     Reports(report::ReportsArgs),
     Run(report::RunArgs),
     /// Print a shell completion script.
@@ -180,6 +185,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::Domains(args) => report::windowed("domains", args, config).await,
         Command::Suppression(args) => report::windowed("suppression", args, config).await,
         Command::Check(args) => check::run(args, config).await,
+        Command::Errors(args) => report::windowed("errors", args, config).await,
         Command::Reports(args) => report::list(args, config),
         Command::Run(args) => report::run(args, config).await,
         Command::Config => {

@@ -34,3 +34,6 @@ mod terminal;
 
 // SES feedback notifications read as events.
 mod notifications;
+
+// Firehose's error prefix: errorlogs and `seslog errors`.
+mod errorlogs;

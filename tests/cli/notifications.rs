@@ -51,7 +51,7 @@ fn notifications_raw_or_in_sns_envelopes_give_the_event_trees_report_rows() {
             expected.stderr
         );
         assert_eq!(expected.warnings(), Vec::<&str>::new(), "{report:?}");
-        answered += usize::from(expected.rows().len() > 0);
+        answered += usize::from(!expected.rows().is_empty());
         for (name, w) in [&raw, &sns] {
             let out = w.seslog(&args);
             assert_eq!(out.code, expected.code, "{name} {report:?}: {}", out.stderr);
@@ -126,7 +126,7 @@ fn record_format_tells_the_formats_apart_and_only_notifications_carry_source_ip(
 
 #[test]
 fn an_sns_envelope_around_an_event_record_is_an_event() {
-    let w = tree(|e| testgen::sns_envelope(e));
+    let w = tree(testgen::sns_envelope);
     let out = w
         .seslog(&[
             "--format",

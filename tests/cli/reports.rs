@@ -772,13 +772,22 @@ fn every_report_reads_each_object_once() {
     let w = Workdir::scenario();
     let objects = seslog_gen::scenario_objects();
     // The folders a November window reads: one day of margin each side.
+    // `types`: the event types read (none: all), or `errorLog` for Firehose's error prefix.
     let read = |types: &[&str]| {
         objects
             .iter()
             .filter(|o| {
                 let parts: Vec<&str> = o.key.split('/').collect();
-                let day = parts[2..5].join("/");
-                (types.is_empty() || types.contains(&parts[1]))
+                let (folder, day) = match parts[0] {
+                    "errorLog" => (
+                        "errorLog",
+                        parts[2].trim_start_matches("dt=").replace('-', "/"),
+                    ),
+                    _ if types == ["errorLog"] => return false,
+                    _ => (parts[1], parts[2..5].join("/")),
+                };
+                (types.is_empty() || types.contains(&folder))
+                    && (folder != "errorLog" || types == ["errorLog"])
                     && ("2024/10/31"..="2024/12/01").contains(&day.as_str())
                     && !o.bytes.is_empty()
             })
@@ -796,6 +805,7 @@ fn every_report_reads_each_object_once() {
         (vec!["domains"], vec![]),
         (vec!["suppression"], vec!["Bounce", "Complaint"]),
         (vec!["check"], vec![]),
+        (vec!["errors"], vec!["errorLog"]),
     ] {
         let mut full = vec!["--stats"];
         full.extend(&args);
@@ -809,7 +819,7 @@ fn every_report_reads_each_object_once() {
         assert_eq!(out.stat("objects_read"), read(&types), "{args:?}");
     }
     // Every built-in report is in the list above.
-    assert_eq!(seslog_engine::report::BUILTIN.len(), 11);
+    assert_eq!(seslog_engine::report::BUILTIN.len(), 12);
 }
 
 /// Three senders over November: one bounces 10% of 200 sends, one 1% of 200 with a

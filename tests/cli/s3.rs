@@ -76,6 +76,23 @@ fn s3_prefix_inside_a_bucket() {
     )
     .ok();
     assert_eq!(out.rows(), vec![row(&["27"])]);
+    // Firehose's error prefix beside it, read through the same prefix.
+    let args = [
+        "--format",
+        "csv",
+        "--stats",
+        "errors",
+        "--from",
+        "2024-11-01",
+        "--to",
+        "2024-11-30",
+    ];
+    let out = s3_run(&server, "s3://shared-bucket/ses/prod", &args).ok();
+    let local = Workdir::scenario();
+    let disk = local.seslog(&args).ok();
+    assert_eq!(out.stdout, disk.stdout);
+    assert_eq!(out.rows().len(), 2, "{}", out.stdout);
+    assert_eq!(out.stat("objects_read"), 2);
 }
 
 #[test]

@@ -444,7 +444,7 @@ fn a_question_that_cannot_match_says_why() {
 fn describe_and_show_tables_speak_athena() {
     let w = Workdir::scenario();
     let out = w.seslog(&["--format", "csv", "sql", "SHOW TABLES"]).ok();
-    assert_eq!(out.stdout, "tab_name\nseslogs\n");
+    assert_eq!(out.stdout, "tab_name\nerrorlogs\nseslogs\n");
     let out = w
         .seslog(&["--format", "csv", "sql", "DESCRIBE seslogs"])
         .ok();

@@ -114,7 +114,8 @@ fn shell_runs_statements_over_lines_completes_names_and_runs_reports() {
     // Columns, a report, and quitting.
     p.exp_string("seslog> ").unwrap();
     p.send_line("\\d").unwrap();
-    p.exp_string("tab_name\r\nseslogs\r\n").unwrap();
+    p.exp_string("tab_name\r\nerrorlogs\r\nseslogs\r\n")
+        .unwrap();
     p.exp_string("seslog> ").unwrap();
     p.send_line("\\d seslogs").unwrap();
     p.exp_string("event_time,timestamp with time zone,")

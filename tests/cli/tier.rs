@@ -9,9 +9,11 @@ use super::util::s3::S3Server;
 use super::util::{self, Output, Workdir, run};
 
 /// Every built-in report over November, and SQL questions that read every kind of column.
+/// (`errors` reads Firehose's error prefix, which the tier does not hold.)
 fn questions() -> Vec<Vec<&'static str>> {
     let november = ["--from", "2024-11-01", "--to", "2024-11-30"];
     let mut reports = util::every_report();
+    reports.retain(|r| r[0] != "errors");
     reports.push(vec!["recipient", "Carol@Example.NET"]);
     let mut all: Vec<Vec<&'static str>> = reports
         .into_iter()

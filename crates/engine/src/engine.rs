@@ -18,6 +18,7 @@ use crate::table::diagnostics::{Diagnostics, Progress};
 
 use crate::source::{Location, Source};
 use crate::table::SesLogTable;
+use crate::table::errorlog::{self, ErrorLogTable};
 use crate::table::layout::FirehoseLayout;
 use crate::table::nested::ReadPaths;
 use crate::table::scan::ScanSettings;
@@ -36,6 +37,9 @@ pub struct Engine {
     /// The table's layout: its partition columns for `DESCRIBE`, its first folder for
     /// `misplaced_source`.
     layout: FirehoseLayout,
+    /// `errorlogs`'s layout (Firehose's error prefix), for `DESCRIBE errorlogs`.
+    error_layout: FirehoseLayout,
+    settings: ScanSettings,
 }
 
 impl Engine {
@@ -77,16 +81,40 @@ impl Engine {
         };
         ctx.register_table(
             TABLE,
-            Arc::new(SesLogTable::new(source.clone(), layout.clone(), settings)),
+            Arc::new(SesLogTable::new(
+                source.clone(),
+                layout.clone(),
+                settings.clone(),
+            )),
         )?;
-        Ok(Self {
+        let mut engine = Self {
             ctx,
             source,
             tier,
             diagnostics,
             progress,
             layout,
-        })
+            error_layout: errorlog::default_layout(),
+            settings,
+        };
+        engine.with_error_layout(errorlog::default_layout())?;
+        Ok(engine)
+    }
+
+    /// Registers `errorlogs` over the objects under `layout` (Firehose's error prefix; see
+    /// `errorlog::layout`), in place of the default one.
+    pub fn with_error_layout(&mut self, layout: FirehoseLayout) -> Result<&mut Self> {
+        self.ctx.deregister_table(errorlog::TABLE)?;
+        self.ctx.register_table(
+            errorlog::TABLE,
+            Arc::new(ErrorLogTable::new(
+                self.source.clone(),
+                layout.clone(),
+                self.settings.clone(),
+            )),
+        )?;
+        self.error_layout = layout;
+        Ok(self)
     }
 
     /// Splits a script into statements (`;`-separated), parsed as Athena writes them.
@@ -102,8 +130,12 @@ impl Engine {
         let mut plan = self.ctx.state().statement_to_plan(statement).await?;
         // DESCRIBE in Athena's types: planned as the rows it shows.
         if let LogicalPlan::DescribeTable(describe) = &plan {
-            let sql =
-                athena::describe::describe_sql(&describe.schema, &self.layout.partition_columns());
+            // The partition columns of the table described, told apart by its schema.
+            let layout = match describe.schema.column_with_name(errorlog::RAW_RECORD) {
+                Some(_) => &self.error_layout,
+                None => &self.layout,
+            };
+            let sql = athena::describe::describe_sql(&describe.schema, &layout.partition_columns());
             let mut statements = Self::statements(&sql)?;
             plan = self
                 .ctx

@@ -327,6 +327,45 @@ pub fn sns_envelope(event: &Event) -> Event {
     }
 }
 
+/// The document Firehose writes under its error prefix for a record it could not deliver:
+/// the record itself base64 in `rawData` (with the newline SES ends it with).
+pub fn error_record(event: &Event, code: &str, message: &str, attempts: i64) -> Value {
+    let raw = format!("{}\n", event.record);
+    error_record_of(&raw, event.arrival, code, message, attempts)
+}
+
+/// As `error_record`, for any bytes Firehose received (a record it could not parse).
+pub fn error_record_of(
+    raw: &str,
+    arrival: DateTime<Utc>,
+    code: &str,
+    message: &str,
+    attempts: i64,
+) -> Value {
+    use base64::Engine as _;
+    let arrival = arrival.timestamp_millis();
+    json!({
+        "attemptsMade": attempts,
+        "arrivalTimestamp": arrival,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": arrival + 60_000 * attempts,
+        "rawData": base64::engine::general_purpose::STANDARD.encode(raw)
+    })
+}
+
+/// An object under Firehose's default error prefix
+/// (`errorLog/!{firehose:error-output-type}/dt=yyyy-MM-dd/`).
+pub fn error_key(output_type: &str, arrival: DateTime<Utc>, seq: u64) -> String {
+    format!(
+        "errorLog/{output_type}/dt={}/ses-logs-123456789012-us-east-1-1-{}-{:08x}-1b2c-4d5e-8f90-{:012x}.gz",
+        arrival.format("%Y-%m-%d"),
+        arrival.format("%Y-%m-%d-%H-%M-%S"),
+        seq,
+        seq
+    )
+}
+
 /// An object of a Firehose tree: its key and its bytes as stored.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -588,7 +627,54 @@ pub fn scenario_objects() -> Vec<Object> {
         key: object_key("Delivery", duplicate.arrival + Duration::seconds(1), 999),
         bytes: gzip(format!("{}\n", duplicate.record).as_bytes()),
     });
+    objects.extend(scenario_error_objects());
     objects
+}
+
+/// What Firehose could not deliver in the scenario, under its error prefix: the two
+/// records of a receipt the stream's transform failed on, and a record cut short that
+/// the partitioning query could not read.
+fn scenario_error_objects() -> Vec<Object> {
+    let receipt = Mail::new(
+        "0100019a-lost-000000",
+        "2024-11-06T12:00:00.000Z",
+        &["kim@example.com"],
+        "Your receipt",
+    );
+    let lambda = [
+        receipt.send(),
+        receipt.delivery(&["kim@example.com"], "2024-11-06T12:00:03.000Z"),
+    ]
+    .iter()
+    .map(|e| {
+        error_record(
+            e,
+            "Lambda.FunctionError",
+            "The Lambda function was successfully invoked but it returned an error result.",
+            4,
+        )
+        .to_string()
+            + "\n"
+    })
+    .collect::<String>();
+    let cut_at = at("2024-11-07T06:30:00.000Z");
+    let cut = error_record_of(
+        "{\"eventType\":\"Open\",\"mail\":{\"timestamp\":\"2024-11-07T06:2",
+        cut_at,
+        "DynamicPartitioning.MetadataExtractionFailed",
+        "Non JSON record provided",
+        1,
+    );
+    vec![
+        Object {
+            key: error_key("processing-failed", at("2024-11-06T12:05:00.000Z"), 1),
+            bytes: gzip(lambda.as_bytes()),
+        },
+        Object {
+            key: error_key("processing-failed", cut_at, 2),
+            bytes: gzip(format!("{cut}\n").as_bytes()),
+        },
+    ]
 }
 
 /// Objects that break careless readers, each beside the scenario in the same tree. The

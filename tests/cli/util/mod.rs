@@ -68,6 +68,7 @@ pub fn every_report() -> Vec<Vec<&'static str>> {
         vec!["domains"],
         vec!["suppression"],
         vec!["check"],
+        vec!["errors"],
     ]
 }
 

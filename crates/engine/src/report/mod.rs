@@ -46,6 +46,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../queries/suppression.sql"),
     ),
     ("check", include_str!("../../../../queries/check.sql")),
+    ("errors", include_str!("../../../../queries/errors.sql")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

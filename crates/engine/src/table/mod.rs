@@ -10,6 +10,7 @@ pub mod decode;
 mod decode_properties;
 pub mod derived;
 pub mod diagnostics;
+pub mod errorlog;
 pub mod layout;
 pub mod listing;
 pub mod nested;
@@ -83,62 +84,62 @@ impl SesLogTable {
             self.table_schema.table_partition_cols().to_vec(),
         ))
     }
-
-    /// Keeps the leaves whose partition values satisfy every filter, evaluated in one batch.
-    fn filter_leaves(
-        &self,
-        state: &dyn Session,
-        leaves: Vec<Leaf>,
-        filters: &[Expr],
-    ) -> Result<Vec<Leaf>> {
-        if leaves.is_empty() || filters.is_empty() {
-            return Ok(leaves);
-        }
-        let schema = self.partition_schema();
-        let values: Vec<Vec<String>> = leaves
-            .iter()
-            .map(|l| self.layout.column_values(&l.values))
-            .collect();
-        let columns: Vec<ArrayRef> = (0..self.partition_columns.len())
-            .map(|i| {
-                Arc::new(StringArray::from_iter_values(
-                    values.iter().map(|v| v[i].as_str()),
-                )) as ArrayRef
-            })
-            .collect();
-        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
-        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-        let mut keep = BooleanArray::from(vec![true; leaves.len()]);
-        for filter in filters {
-            let expr = state.create_physical_expr(filter.clone(), &df_schema)?;
-            let result = expr.evaluate(&batch)?.into_array(leaves.len())?;
-            let result = result.as_boolean();
-            keep = datafusion::arrow::compute::and(&keep, result)?;
-        }
-        Ok(leaves
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| keep.is_valid(*i) && keep.value(*i))
-            .map(|(_, l)| l)
-            .collect())
-    }
 }
 
-impl SesLogTable {
-    /// Objects and folders the listings left out because their names cannot be read.
-    fn report_rejected_names(&self) -> Result<()> {
-        for problem in rejected_names(&self.source) {
-            if self.settings.tolerance.strict {
-                return Err(Error::Strict {
-                    problem: Box::new(problem),
-                    unit: Unit::Object,
-                }
-                .into());
-            }
-            self.settings.diagnostics.push(problem);
-        }
-        Ok(())
+/// Keeps the leaves whose partition values (`partition_schema`, the layout's columns)
+/// satisfy every filter, evaluated in one batch.
+pub(crate) fn filter_leaves(
+    state: &dyn Session,
+    layout: &FirehoseLayout,
+    partition_schema: SchemaRef,
+    leaves: Vec<Leaf>,
+    filters: &[Expr],
+) -> Result<Vec<Leaf>> {
+    if leaves.is_empty() || filters.is_empty() {
+        return Ok(leaves);
     }
+    let values: Vec<Vec<String>> = leaves
+        .iter()
+        .map(|l| layout.column_values(&l.values))
+        .collect();
+    let columns: Vec<ArrayRef> = (0..partition_schema.fields().len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                values.iter().map(|v| v[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&partition_schema), columns)?;
+    let df_schema = DFSchema::try_from(partition_schema.as_ref().clone())?;
+    let mut keep = BooleanArray::from(vec![true; leaves.len()]);
+    for filter in filters {
+        let expr = state.create_physical_expr(filter.clone(), &df_schema)?;
+        let result = expr.evaluate(&batch)?.into_array(leaves.len())?;
+        let result = result.as_boolean();
+        keep = datafusion::arrow::compute::and(&keep, result)?;
+    }
+    Ok(leaves
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.is_valid(*i) && keep.value(*i))
+        .map(|(_, l)| l)
+        .collect())
+}
+
+/// Objects and folders the listings left out because their names cannot be read: said,
+/// or under `--strict` the error.
+pub(crate) fn report_rejected_names(source: &Source, settings: &ScanSettings) -> Result<()> {
+    for problem in rejected_names(source) {
+        if settings.tolerance.strict {
+            return Err(Error::Strict {
+                problem: Box::new(problem),
+                unit: Unit::Object,
+            }
+            .into());
+        }
+        settings.diagnostics.push(problem);
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -197,7 +198,13 @@ impl TableProvider for SesLogTable {
             &self.source,
         )
         .await?;
-        let leaves = self.filter_leaves(state, leaves, filters)?;
+        let leaves = filter_leaves(
+            state,
+            &self.layout,
+            self.partition_schema(),
+            leaves,
+            filters,
+        )?;
         let needles: Vec<prefilter::Needle> = match self.settings.prefilter {
             true => on_records.iter().filter_map(prefilter::needle).collect(),
             false => Vec::new(),
@@ -209,7 +216,7 @@ impl TableProvider for SesLogTable {
                 Vec::new(),
             ),
         };
-        self.report_rejected_names()?;
+        report_rejected_names(&self.source, &self.settings)?;
 
         let partitioned = |meta, values: &Assignment| {
             let partition_values = self
@@ -271,7 +278,7 @@ pub(crate) fn rejected_names(source: &Source) -> Vec<Problem> {
 }
 
 /// Every folder's objects, with the values the folder assigned.
-fn flatten(folders: Vec<(Leaf, Vec<ObjectMeta>)>) -> Vec<(ObjectMeta, Assignment)> {
+pub(crate) fn flatten(folders: Vec<(Leaf, Vec<ObjectMeta>)>) -> Vec<(ObjectMeta, Assignment)> {
     folders
         .into_iter()
         .flat_map(|(leaf, objects)| objects.into_iter().map(move |o| (o, leaf.values.clone())))
