@@ -27,6 +27,7 @@ const FAILURES: [(&str, &str, &str); 3] = [
         "The record is not valid JSON, \"quoted\", and long",
     ),
 ];
+const NOVEMBER: [&str; 4] = ["--from", "2024-11-01", "--to", "2024-11-30"];
 const OBJECTS_PER_FOLDER: usize = 20;
 const RECORDS_PER_OBJECT: usize = 3;
 
@@ -136,15 +137,7 @@ fn expected_summary(failed: &[Failed], from: &str, to: &str) -> Vec<Vec<String>>
 fn errors_counts_per_output_type_code_and_message_in_the_window() {
     let (w, failed) = tree();
     let out = w
-        .seslog(&[
-            "--format",
-            "csv",
-            "errors",
-            "--from",
-            "2024-11-01",
-            "--to",
-            "2024-11-30",
-        ])
+        .seslog(&[&["--format", "csv", "errors"][..], &NOVEMBER].concat())
         .ok();
     assert_eq!(
         out.csv()[0],
@@ -221,6 +214,12 @@ fn errorlogs_decodes_raw_data_to_the_record_firehose_received() {
     }
 }
 
+/// `seslog --stats --format csv ARGS`, which must succeed.
+fn stats(w: &Workdir, args: &[&str]) -> super::util::Output {
+    w.seslog(&[&["--stats", "--format", "csv"][..], args].concat())
+        .ok()
+}
+
 #[test]
 fn dt_and_error_output_type_prune_what_is_listed_and_read() {
     let (w, failed) = tree();
@@ -234,15 +233,13 @@ fn dt_and_error_output_type_prune_what_is_listed_and_read() {
         keys.dedup();
         keys.len() as u64
     };
-    let out = w
-        .seslog(&[
-            "--stats",
-            "--format",
-            "csv",
+    let out = stats(
+        &w,
+        &[
             "sql",
             "SELECT count(*) FROM errorlogs WHERE dt = '2024-11-05' AND error_output_type = 'format-conversion-failed'",
-        ])
-        .ok();
+        ],
+    );
     let n = objects_in("2024-11-05", Some("format-conversion-failed"));
     assert_eq!(n, OBJECTS_PER_FOLDER as u64);
     assert_eq!(
@@ -250,33 +247,25 @@ fn dt_and_error_output_type_prune_what_is_listed_and_read() {
         vec![row(&[&(n as usize * RECORDS_PER_OBJECT).to_string()])]
     );
     assert_eq!(out.stat("objects_read"), n);
+    // Both partition values named: the one folder is listed, nothing above it.
+    assert_eq!(out.stat("list_requests"), 1);
 
     // A range of dt, as `seslog errors` asks: the days in it, every output type.
-    let out = w
-        .seslog(&[
-            "--stats",
-            "--format",
-            "csv",
+    let out = stats(
+        &w,
+        &[
             "sql",
             "SELECT count(*) FROM errorlogs WHERE dt BETWEEN '2024-11-05' AND '2024-11-06'",
-        ])
-        .ok();
+        ],
+    );
     let n = objects_in("2024-11-05", None) + objects_in("2024-11-06", None);
     assert_eq!(out.stat("objects_read"), n);
 
     // `seslog errors` for one day reads that day's folders and the days either side.
-    let out = w
-        .seslog(&[
-            "--stats",
-            "--format",
-            "csv",
-            "errors",
-            "--from",
-            "2024-11-06",
-            "--to",
-            "2024-11-06",
-        ])
-        .ok();
+    let out = stats(
+        &w,
+        &["errors", "--from", "2024-11-06", "--to", "2024-11-06"],
+    );
     assert_eq!(
         out.stat("objects_read"),
         objects_in("2024-11-05", None) + objects_in("2024-11-06", None)
@@ -296,17 +285,13 @@ fn the_error_layout_is_configurable_like_the_layout() {
     write_errors(&w, &failed);
     let layout = "failures/!{timestamp:yyyy/MM/dd}/!{firehose:error-output-type}/";
     let out = w
-        .seslog(&[
-            "--error-layout",
-            layout,
-            "--format",
-            "csv",
-            "errors",
-            "--from",
-            "2024-11-01",
-            "--to",
-            "2024-11-30",
-        ])
+        .seslog(
+            &[
+                &["--error-layout", layout, "--format", "csv", "errors"][..],
+                &NOVEMBER,
+            ]
+            .concat(),
+        )
         .ok();
     assert_eq!(
         out.rows(),

@@ -39,10 +39,10 @@ use crate::error::{Error, Unit};
 use crate::source::Source;
 use crate::table::diagnostics::{Problem, ProblemKind};
 use crate::table::layout::{DEFAULT_ERROR_LAYOUT, FirehoseLayout};
-use crate::table::listing::{self, Constraints};
+use crate::table::listing;
 use crate::table::records::is_gzip;
 use crate::table::scan::{Keep, ScanSettings, fetch};
-use crate::table::{filter_leaves, flatten, report_rejected_names};
+use crate::table::{flatten, matching_leaves, report_rejected_names};
 
 /// The table name.
 pub const TABLE: &str = "errorlogs";
@@ -194,13 +194,12 @@ impl TableProvider for ErrorLogTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let store = self.source.store.as_ref();
-        let constraints = Constraints::from_filters(filters, &self.layout);
-        let found = listing::find_leaves(
-            store,
-            &self.source.root,
-            &self.layout,
-            &constraints,
+        let found = matching_leaves(
+            state,
             &self.source,
+            &self.layout,
+            self.partition_schema(),
+            filters,
         )
         .await;
         // No error output at all is the usual case (Firehose writes it only when something
@@ -219,13 +218,6 @@ impl TableProvider for ErrorLogTable {
             }
             other => other?,
         };
-        let leaves = filter_leaves(
-            state,
-            &self.layout,
-            self.partition_schema(),
-            leaves,
-            filters,
-        )?;
         let objects: Vec<(ObjectMeta, Vec<String>)> =
             flatten(listing::list_folders(store, leaves, &self.source).await?)
                 .into_iter()

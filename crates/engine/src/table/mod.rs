@@ -86,9 +86,30 @@ impl SesLogTable {
     }
 }
 
+/// The layout's folders under the source that the partition filters leave: those the
+/// filters' bounds let the walk reach, then kept only when every filter holds.
+pub(crate) async fn matching_leaves(
+    state: &dyn Session,
+    source: &Source,
+    layout: &FirehoseLayout,
+    partition_schema: SchemaRef,
+    filters: &[Expr],
+) -> Result<Vec<Leaf>> {
+    let constraints = Constraints::from_filters(filters, layout);
+    let leaves = listing::find_leaves(
+        source.store.as_ref(),
+        &source.root,
+        layout,
+        &constraints,
+        source,
+    )
+    .await?;
+    filter_leaves(state, layout, partition_schema, leaves, filters)
+}
+
 /// Keeps the leaves whose partition values (`partition_schema`, the layout's columns)
 /// satisfy every filter, evaluated in one batch.
-pub(crate) fn filter_leaves(
+fn filter_leaves(
     state: &dyn Session,
     layout: &FirehoseLayout,
     partition_schema: SchemaRef,
@@ -189,22 +210,14 @@ impl TableProvider for SesLogTable {
         let prefilter = Prefilter::from_filters(&on_records)
             .filter(|_| self.settings.prefilter)
             .map(Arc::new);
-        let constraints = Constraints::from_filters(filters, &self.layout);
-        let leaves = listing::find_leaves(
-            store,
-            &self.source.root,
-            &self.layout,
-            &constraints,
-            &self.source,
-        )
-        .await?;
-        let leaves = filter_leaves(
+        let leaves = matching_leaves(
             state,
+            &self.source,
             &self.layout,
             self.partition_schema(),
-            leaves,
             filters,
-        )?;
+        )
+        .await?;
         let needles: Vec<prefilter::Needle> = match self.settings.prefilter {
             true => on_records.iter().filter_map(prefilter::needle).collect(),
             false => Vec::new(),
