@@ -86,11 +86,16 @@ impl Problem {
         format!("{what}: {}{at}: {}", self.object, self.detail)
     }
 
+    /// The detail up to its first `: `: the why, before the record's own text.
+    fn head(&self) -> &str {
+        self.detail.split(": ").next().unwrap_or_default()
+    }
+
     /// Why, without what differs from one record to the next: the detail up to its first
     /// `: ` (what follows is the record's text), with numbers and quoted text left out.
     /// `not a JSON object: "abc"` and `not a JSON object: "xyz"` are one cause.
     pub fn cause(&self) -> String {
-        let head = self.detail.split(": ").next().unwrap_or_default();
+        let head = self.head();
         let mut out = String::with_capacity(head.len());
         let mut chars = head.chars().peekable();
         while let Some(c) = chars.next() {
@@ -167,6 +172,9 @@ struct Collected {
     /// Per cause, the first problems in (object, position) order, at most NAMED_PER_CAUSE.
     named: BTreeMap<Cause, BTreeSet<Problem>>,
     counts: BTreeMap<Cause, u64>,
+    /// Per cause, its wording while every problem of it has said the same (`Problem::head`):
+    /// what its count line shows in place of the cause's placeholders.
+    wording: BTreeMap<Cause, Option<String>>,
     causes_per_kind: BTreeMap<ProblemKind, usize>,
 }
 
@@ -208,6 +216,15 @@ impl Diagnostics {
             }
         }
         *c.counts.entry(cause.clone()).or_default() += 1;
+        let head = problem.head();
+        c.wording
+            .entry(cause.clone())
+            .and_modify(|w| {
+                if w.as_deref() != Some(head) {
+                    *w = None;
+                }
+            })
+            .or_insert_with(|| Some(head.to_string()));
         let named = c.named.entry(cause).or_default();
         named.insert(problem);
         if named.len() > NAMED_PER_CAUSE {
@@ -224,14 +241,19 @@ impl Diagnostics {
     }
 
     /// How many problems of each cause were not named, e.g.
-    /// `(SkippedRecord, "not a JSON object", 4995)`, by kind, then cause.
+    /// `(SkippedRecord, "not a JSON object", 4995)`, by kind, then cause; a cause whose
+    /// problems all said the same is given in their words.
     pub fn unnamed(&self) -> Vec<(ProblemKind, String, u64)> {
         let c = self.collected.lock().expect("diagnostics lock");
         c.counts
             .iter()
             .filter_map(|(cause, &count)| {
                 let named = c.named.get(cause).map_or(0, |n| n.len() as u64);
-                (count > named).then(|| (cause.0, cause.1.clone(), count - named))
+                let words = match c.wording.get(cause) {
+                    Some(Some(same)) if cause.1 != OTHER_CAUSES => same.clone(),
+                    _ => cause.1.clone(),
+                };
+                (count > named).then(|| (cause.0, words, count - named))
             })
             .collect()
     }
@@ -374,6 +396,38 @@ mod tests {
         );
         assert_eq!(d.total(), 5003);
         assert_eq!(d.summary().unwrap(), "5003 records skipped");
+    }
+
+    #[test]
+    fn a_count_line_keeps_the_words_its_problems_all_said() {
+        let d = Diagnostics::new();
+        for line in 1..=8 {
+            d.push(skipped(
+                "a",
+                line,
+                "an SES `Received` notification, which has no event",
+            ));
+            d.push(skipped(
+                "b",
+                line,
+                &format!("Encountered unexpected '{line}' whilst parsing value"),
+            ));
+        }
+        assert_eq!(
+            d.unnamed(),
+            vec![
+                (
+                    ProblemKind::SkippedRecord,
+                    "Encountered unexpected '…' whilst parsing value".to_string(),
+                    3
+                ),
+                (
+                    ProblemKind::SkippedRecord,
+                    "an SES `Received` notification, which has no event".to_string(),
+                    3
+                ),
+            ]
+        );
     }
 
     #[test]
