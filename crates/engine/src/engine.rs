@@ -87,6 +87,7 @@ impl Engine {
                 settings.clone(),
             )),
         )?;
+        let error_layout = errorlog::default_layout();
         let mut engine = Self {
             ctx,
             source,
@@ -94,10 +95,10 @@ impl Engine {
             diagnostics,
             progress,
             layout,
-            error_layout: errorlog::default_layout(),
+            error_layout: error_layout.clone(),
             settings,
         };
-        engine.with_error_layout(errorlog::default_layout())?;
+        engine.with_error_layout(error_layout)?;
         Ok(engine)
     }
 

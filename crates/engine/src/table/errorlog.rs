@@ -141,10 +141,6 @@ impl ErrorLogTable {
         }
     }
 
-    pub fn layout(&self) -> &FirehoseLayout {
-        &self.layout
-    }
-
     /// The folder the layout starts with, under the source's root.
     fn first_folder(&self) -> object_store::path::Path {
         self.layout
@@ -285,19 +281,11 @@ impl PartitionStream for ErrorLogPartition {
 
 /// Says a problem, or fails the query with it under `--strict`.
 fn report(settings: &ScanSettings, problem: Problem) -> Result<()> {
-    if settings.tolerance.strict {
-        let unit = match problem.kind {
-            ProblemKind::DamagedObject | ProblemKind::IgnoredObject => Unit::Object,
-            _ => Unit::Record,
-        };
-        return Err(Error::Strict {
-            problem: Box::new(problem),
-            unit,
-        }
-        .into());
-    }
-    settings.diagnostics.push(problem);
-    Ok(())
+    let unit = match problem.kind {
+        ProblemKind::DamagedObject | ProblemKind::IgnoredObject => Unit::Object,
+        _ => Unit::Record,
+    };
+    crate::table::report(settings, problem, unit)
 }
 
 async fn read_object(

@@ -151,15 +151,21 @@ fn filter_leaves(
 /// or under `--strict` the error.
 pub(crate) fn report_rejected_names(source: &Source, settings: &ScanSettings) -> Result<()> {
     for problem in rejected_names(source) {
-        if settings.tolerance.strict {
-            return Err(Error::Strict {
-                problem: Box::new(problem),
-                unit: Unit::Object,
-            }
-            .into());
-        }
-        settings.diagnostics.push(problem);
+        report(settings, problem, Unit::Object)?;
     }
+    Ok(())
+}
+
+/// Says a problem to the scan's diagnostics, or under `--strict` fails the query with it.
+pub(crate) fn report(settings: &ScanSettings, problem: Problem, unit: Unit) -> Result<()> {
+    if settings.tolerance.strict {
+        return Err(Error::Strict {
+            problem: Box::new(problem),
+            unit,
+        }
+        .into());
+    }
+    settings.diagnostics.push(problem);
     Ok(())
 }
 
