@@ -171,19 +171,25 @@ struct Collected {
     seen: HashSet<u64>,
     /// Per cause, the first problems in (object, position) order, at most NAMED_PER_CAUSE.
     named: BTreeMap<Cause, BTreeSet<Problem>>,
-    counts: BTreeMap<Cause, u64>,
-    /// Per cause, its wording while every problem of it has said the same (`Problem::head`):
-    /// what its count line shows in place of the cause's placeholders.
-    wording: BTreeMap<Cause, Option<String>>,
+    tallies: BTreeMap<Cause, Tally>,
     causes_per_kind: BTreeMap<ProblemKind, usize>,
+}
+
+/// The problems of one cause.
+#[derive(Debug)]
+struct Tally {
+    count: u64,
+    /// Their wording while every one has said the same (`Problem::head`): what the count
+    /// line shows in place of the cause's placeholders.
+    wording: Option<String>,
 }
 
 impl Collected {
     fn count(&self, kind: ProblemKind) -> u64 {
-        self.counts
+        self.tallies
             .iter()
             .filter(|((k, _), _)| *k == kind)
-            .map(|(_, n)| n)
+            .map(|(_, t)| t.count)
             .sum()
     }
 }
@@ -207,7 +213,7 @@ impl Diagnostics {
             return;
         }
         let mut cause = (problem.kind, problem.cause());
-        if !c.counts.contains_key(&cause) {
+        if !c.tallies.contains_key(&cause) {
             let causes = c.causes_per_kind.entry(problem.kind).or_default();
             if *causes >= CAUSES_PER_KIND {
                 cause.1 = OTHER_CAUSES.to_string();
@@ -215,16 +221,15 @@ impl Diagnostics {
                 *causes += 1;
             }
         }
-        *c.counts.entry(cause.clone()).or_default() += 1;
         let head = problem.head();
-        c.wording
-            .entry(cause.clone())
-            .and_modify(|w| {
-                if w.as_deref() != Some(head) {
-                    *w = None;
-                }
-            })
-            .or_insert_with(|| Some(head.to_string()));
+        let tally = c.tallies.entry(cause.clone()).or_insert_with(|| Tally {
+            count: 0,
+            wording: Some(head.to_string()),
+        });
+        tally.count += 1;
+        if tally.wording.as_deref() != Some(head) {
+            tally.wording = None;
+        }
         let named = c.named.entry(cause).or_default();
         named.insert(problem);
         if named.len() > NAMED_PER_CAUSE {
@@ -245,15 +250,15 @@ impl Diagnostics {
     /// problems all said the same is given in their words.
     pub fn unnamed(&self) -> Vec<(ProblemKind, String, u64)> {
         let c = self.collected.lock().expect("diagnostics lock");
-        c.counts
+        c.tallies
             .iter()
-            .filter_map(|(cause, &count)| {
+            .filter_map(|(cause, tally)| {
                 let named = c.named.get(cause).map_or(0, |n| n.len() as u64);
-                let words = match c.wording.get(cause) {
-                    Some(Some(same)) if cause.1 != OTHER_CAUSES => same.clone(),
+                let words = match &tally.wording {
+                    Some(same) if cause.1 != OTHER_CAUSES => same.clone(),
                     _ => cause.1.clone(),
                 };
-                (count > named).then(|| (cause.0, words, count - named))
+                (tally.count > named).then(|| (cause.0, words, tally.count - named))
             })
             .collect()
     }
@@ -261,7 +266,7 @@ impl Diagnostics {
     /// How many problems of every kind there were.
     pub fn total(&self) -> u64 {
         let c = self.collected.lock().expect("diagnostics lock");
-        c.counts.values().sum()
+        c.tallies.values().map(|t| t.count).sum()
     }
 
     /// One line that counts the problems by kind, e.g.
