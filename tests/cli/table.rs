@@ -492,3 +492,35 @@ fn describe_and_show_tables_speak_athena() {
         ["event_type", "varchar", "partition key"]
     );
 }
+
+/// Partition values and `input_file_name()` are per object, while the scan's projection is
+/// made once per (event type, day): every row names its own object and that object's folder.
+#[test]
+fn each_row_carries_its_own_objects_partition_values() {
+    let w = Workdir::scenario();
+    let out = w
+        .seslog(&[
+            "--stats",
+            "sql",
+            "SELECT input_file_name() AS f, event_type, day, count(*) AS n FROM seslogs \
+             GROUP BY 1, 2, 3 ORDER BY 1",
+        ])
+        .ok();
+    let rows = out.rows();
+    assert_eq!(
+        rows.len() as u64,
+        out.stat("objects_read"),
+        "{}",
+        out.stdout
+    );
+    for r in &rows {
+        let folder = format!("partitioned/{}/{}/", r[1], r[2]);
+        assert!(r[0].starts_with(&folder), "{r:?}");
+    }
+    let total: u64 = rows.iter().map(|r| r[3].parse::<u64>().unwrap()).sum();
+    let all: u64 = per_type_and_day()
+        .iter()
+        .map(|r| r[2].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, all);
+}

@@ -16,6 +16,7 @@ pub mod listing;
 pub mod nested;
 pub mod notification;
 pub mod prefilter;
+mod projection;
 mod prune;
 pub mod reader;
 pub mod records;

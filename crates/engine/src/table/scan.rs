@@ -1,7 +1,7 @@
 //! `SesSource`: a DataFusion `FileSource` for SES objects. It plugs the decode path
 //! (`decode.rs`) into DataFusion's own `DataSourceExec`/`FileStream` machinery, so plans
 //! stay made of stock nodes (limits, metrics, work stealing across partitions, partition
-//! columns via `ProjectionOpener` all come from DataFusion). What it adds over `JsonSource`:
+//! columns from the projection DataFusion pushes down). What it adds over `JsonSource`:
 //! tolerance (a bad record is skipped and reported, not fatal) and derived columns.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{
     FileOpenFuture, FileOpener, FileScanConfig, FileSource,
 };
-use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
+use datafusion::datasource::projection::SplitProjection;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
@@ -32,6 +32,7 @@ use crate::table::decode::{DecodePlan, Tolerance};
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
 use crate::table::prefilter::{Needle, Prefilter};
+use crate::table::projection::SharedProjection;
 use crate::table::reader::ObjectReader;
 use crate::tier::read::{TierFile, TierRead};
 use crate::tier::{self, Tier};
@@ -145,7 +146,7 @@ impl FileSource for SesSource {
             settings: self.settings.clone(),
             tier: tier.transpose()?,
         });
-        ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
+        SharedProjection::opener(self.projection.clone(), opener, file_schema)
     }
 
     fn table_schema(&self) -> &TableSchema {
