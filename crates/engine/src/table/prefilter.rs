@@ -7,8 +7,9 @@
 //!
 //! It may only drop records that certainly cannot match; the filter itself still runs,
 //! exactly, on what is left (the table says `Inexact`). So: the search ignores ASCII case
-//! (`recipients` are lower-cased, addresses in records are not: the window is searched in
-//! an ASCII-lower-cased copy, with memchr's SIMD substring search); only ASCII values with
+//! (`recipients` are lower-cased, addresses in records are not: the window is lower-cased
+//! 16 KiB at a time into a buffer that stays in the CPU's cache, and searched with memchr's
+//! SIMD substring search); only ASCII values with
 //! no character JSON might escape (`"`, `\`, `/`, controls) are searched for; any
 //! record holding a `\u` escape is kept, since the value could be spelled with one; and so
 //! is any record holding the one non-ASCII character whose lower case is ASCII (the Kelvin
@@ -25,8 +26,35 @@ use crate::table::schema::RECIPIENTS;
 pub struct Prefilter {
     needles: Vec<String>,
     finders: Vec<Finder<'static>>,
-    /// What makes any record a candidate: a `\u` escape, the Kelvin sign.
-    escapes: [Finder<'static>; 2],
+}
+
+/// What the search has found in one window: for the needle and for an escape, the position
+/// searched from and the first found there (`None`: none up to the window's end).
+#[derive(Debug, Default)]
+pub struct Search {
+    window: (usize, usize),
+    needle: Option<(usize, Option<usize>)>,
+    escape: Option<(usize, Option<usize>)>,
+    scratch: Vec<u8>,
+}
+
+/// The Kelvin sign (U+212A), whose lower case is ASCII `k`.
+const KELVIN: &[u8] = "\u{212A}".as_bytes();
+
+/// Where the first thing is that makes any record a candidate: a `\u` escape or the Kelvin
+/// sign (neither is changed by ASCII lower-casing). One pass for both: a backslash or the
+/// Kelvin sign's first byte, then a look at what follows.
+fn first_escape(raw: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(b'\\', KELVIN[0], &raw[from..]) {
+        let at = from + i;
+        let rest = &raw[at..];
+        if rest.starts_with(b"\\u") || rest.starts_with(KELVIN) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Where a lookup's value must be for a record to match.
@@ -123,33 +151,86 @@ impl Prefilter {
                 .iter()
                 .map(|n| Finder::new(n.as_bytes()).into_owned())
                 .collect(),
-            escapes: [
-                Finder::new(b"\\u").into_owned(),
-                Finder::new("\u{212A}".as_bytes()).into_owned(),
-            ],
             needles,
         })
     }
 
-    /// `bytes` with ASCII letters lower-cased, into `into` (reused between windows).
+    /// `bytes` with ASCII letters lower-cased, into `into` (reused).
     pub fn lower(bytes: &[u8], into: &mut Vec<u8>) {
         into.clear();
         into.extend(bytes.iter().map(u8::to_ascii_lowercase));
     }
 
-    /// The first place in `lowered` (a lower-cased window) where a record to keep could
-    /// be: the first needle, or an escape.
-    pub fn candidate(&self, lowered: &[u8]) -> Option<usize> {
-        std::iter::once(&self.finders[0])
-            .chain(&self.escapes)
-            .filter_map(|f| f.find(lowered))
-            .min()
+    /// Where in `window`, at or after `pos`, a record to keep could first be: the first
+    /// needle (in any ASCII case), or an escape. `search` remembers what was found in this
+    /// window (`key`: its identity), so that a window is looked through once, however
+    /// many candidates it holds.
+    pub fn candidate(
+        &self,
+        search: &mut Search,
+        window: &[u8],
+        key: (usize, usize),
+        pos: usize,
+    ) -> Option<usize> {
+        if search.window != key {
+            *search = Search {
+                window: key,
+                scratch: std::mem::take(&mut search.scratch),
+                ..Search::default()
+            };
+        }
+        let needle = match search.needle {
+            Some((from, hit)) if from <= pos && hit.is_none_or(|h| h >= pos) => hit,
+            _ => {
+                let hit = self
+                    .find_needle(&window[pos..], &mut search.scratch)
+                    .map(|i| pos + i);
+                search.needle = Some((pos, hit));
+                hit
+            }
+        };
+        let escape = match search.escape {
+            Some((from, hit)) if from <= pos && hit.is_none_or(|h| h >= pos) => hit,
+            _ => {
+                let hit = first_escape(&window[pos..]).map(|i| pos + i);
+                search.escape = Some((pos, hit));
+                hit
+            }
+        };
+        needle.into_iter().chain(escape).min()
     }
 
-    /// Whether a (lower-cased) record could match: it holds every needle, or an escape.
-    pub fn keeps(&self, lowered: &[u8]) -> bool {
-        self.escapes.iter().any(|f| f.find(lowered).is_some())
-            || self.finders.iter().all(|f| f.find(lowered).is_some())
+    /// The first needle in `raw`, in any ASCII case: `raw` is lower-cased a piece at a
+    /// time into `scratch` (small enough to stay in the CPU's cache), the pieces
+    /// overlapping by a needle's length less one so that none is missed at a seam.
+    fn find_needle(&self, raw: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
+        const PIECE: usize = 16 << 10;
+        let overlap = self.needles[0].len() - 1;
+        let piece = PIECE.max(2 * overlap + 1);
+        let mut at = 0;
+        loop {
+            let end = (at + piece).min(raw.len());
+            Self::lower(&raw[at..end], scratch);
+            if let Some(i) = self.finders[0].find(scratch) {
+                return Some(at + i);
+            }
+            if end == raw.len() {
+                return None;
+            }
+            at = end - overlap;
+        }
+    }
+
+    /// Whether a record could match: it holds every needle (in any ASCII case), or an
+    /// escape.
+    pub fn keeps(&self, record: &[u8], search: &mut Search) -> bool {
+        if first_escape(record).is_some() {
+            return true;
+        }
+        Self::lower(record, &mut search.scratch);
+        self.finders
+            .iter()
+            .all(|f| f.find(&search.scratch).is_some())
     }
 
     /// For EXPLAIN: `contains "a@example.com"`.
@@ -201,11 +282,7 @@ mod tests {
             lit("Alice@example.com"),
         )])
         .expect("a prefilter");
-        let keeps = |text: &[u8]| {
-            let mut lowered = Vec::new();
-            Prefilter::lower(text, &mut lowered);
-            f.keeps(&lowered)
-        };
+        let keeps = |text: &[u8]| f.keeps(text, &mut Search::default());
         assert!(keeps(br#"{"to":["Alice@Example.COM"]}"#));
         assert!(keeps(br#"{"to":["alice\u0040example.com"]}"#));
         // Unicode lower case: "\u{212A}ATE@example.com" is kate@example.com in recipients.
@@ -214,16 +291,60 @@ mod tests {
             lit("kate@example.com"),
         )])
         .expect("a prefilter");
-        let mut lowered = Vec::new();
-        Prefilter::lower(
-            "{\"to\":[\"\u{212A}ATE@example.com\"]}".as_bytes(),
-            &mut lowered,
+        let kelvin = "{\"to\":[\"\u{212A}ATE@example.com\"]}".as_bytes();
+        assert!(kate.keeps(kelvin, &mut Search::default()));
+        assert_eq!(
+            kate.candidate(&mut Search::default(), kelvin, (0, 0), 0),
+            Some(8)
         );
-        assert!(kate.keeps(&lowered));
-        assert_eq!(kate.candidate(&lowered), Some(8));
         assert!(!keeps(br#"{"to":["alice@example.org"]}"#));
-        let mut lowered = Vec::new();
-        Prefilter::lower(b"xx ALICE@example.com", &mut lowered);
-        assert_eq!(f.candidate(&lowered), Some(3));
+        assert!(
+            !keeps(br#"{"from":"\"Bob\" <bob@example.org>"}"#),
+            "\\\" is no \\u"
+        );
+        let candidate = |text: &[u8], pos| f.candidate(&mut Search::default(), text, (0, 0), pos);
+        assert_eq!(candidate(b"xx ALICE@example.com", 0), Some(3));
+        assert_eq!(candidate(b"xx ALICE@example.com", 4), None);
+        assert_eq!(
+            candidate(br#"x \" \u0041"#, 0),
+            Some(5),
+            "an escaped quote is not a \\u"
+        );
+    }
+
+    /// The window is lower-cased and searched a piece at a time: a needle across a seam is
+    /// found, and a search that remembers what it found gives what a fresh one gives.
+    #[test]
+    fn finds_every_candidate_across_pieces() {
+        let f = Prefilter::from_filters(&[datafusion::functions_nested::expr_fn::array_has(
+            col(RECIPIENTS),
+            lit("alice@example.com"),
+        )])
+        .expect("a prefilter");
+        let mut window = vec![b'x'; 100_000];
+        let mut expected = Vec::new();
+        for (at, text) in [
+            ((16 << 10) - 5, &b"ALICE@example.COM"[..]),
+            (40_000, br"\u0061"),
+            (40_100, "\u{212A}".as_bytes()),
+            (70_000, b"alice@EXAMPLE.com"),
+            ((16 << 10) * 5 - 20, b"Alice@Example.Com"),
+        ] {
+            window[at..at + text.len()].copy_from_slice(text);
+            expected.push(at);
+        }
+        expected.sort();
+        let mut search = Search::default();
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while let Some(at) = f.candidate(&mut search, &window, (0, window.len()), pos) {
+            assert_eq!(
+                f.candidate(&mut Search::default(), &window, (0, 1), pos),
+                Some(at)
+            );
+            found.push(at);
+            pos = at + 1;
+        }
+        assert_eq!(found, expected);
     }
 }

@@ -20,7 +20,7 @@ use datafusion::error::Result;
 use crate::error::{Error, Unit};
 use crate::table::decode::{DecodePlan, Record, preview};
 use crate::table::diagnostics::{Choice, Diagnostics, Problem, ProblemKind};
-use crate::table::prefilter::Prefilter;
+use crate::table::prefilter::{Prefilter, Search};
 use crate::table::records::{self, Ending, Flow, Inflow, Piece, RecordSplitter, WINDOW};
 
 /// Decoded output held per object while its gzip checksum is pending.
@@ -63,10 +63,8 @@ pub struct ObjectReader {
     /// With a prefilter, lines without the value are passed over; only once the object's
     /// first line is seen to be one record (pretty-printed JSON spans lines).
     first_line_checked: bool,
-    /// The window, ASCII-lower-cased, for the prefilter's search; `lowered_at` is the
-    /// (base, length) of the window it was made from.
-    lowered: Vec<u8>,
-    lowered_at: (usize, usize),
+    /// How far the prefilter's search has got in the window.
+    search: Search,
     /// Lines that are not JSON before the first record: reported as skipped once a record
     /// shows the object is event data, or as one ignored object if none ever does.
     leading_garbage: Vec<(Option<(usize, usize)>, String)>,
@@ -99,8 +97,7 @@ impl ObjectReader {
             json_seen: false,
             by_lines: true,
             first_line_checked: false,
-            lowered: Vec::new(),
-            lowered_at: (usize::MAX, 0),
+            search: Search::default(),
             leading_garbage: Vec::new(),
             hold,
             ready: VecDeque::new(),
@@ -216,11 +213,8 @@ impl ObjectReader {
         let Some(prefilter) = prefilter else {
             return Ok(records);
         };
-        let mut lowered = Vec::new();
-        records.retain(|r| {
-            Prefilter::lower(&r.bytes, &mut lowered);
-            prefilter.keeps(&lowered)
-        });
+        let mut search = Search::default();
+        records.retain(|r| prefilter.keeps(&r.bytes, &mut search));
         Ok(records)
     }
 
@@ -353,11 +347,8 @@ impl ObjectReader {
             }
             let window = self.window.clone();
             let more = self.ending.is_none();
-            if self.lowered_at != (self.base, window.len()) {
-                Prefilter::lower(&window, &mut self.lowered);
-                self.lowered_at = (self.base, window.len());
-            }
-            let Some(found) = prefilter.candidate(&self.lowered[self.pos..]) else {
+            let key = (self.base, window.len());
+            let Some(at) = prefilter.candidate(&mut self.search, &window, key, self.pos) else {
                 // Not here. The value may straddle the end of the window: keep its last line.
                 let keep_from = match memchr::memrchr(b'\n', &window[self.pos..]) {
                     Some(i) if more => self.pos + i + 1,
@@ -371,7 +362,6 @@ impl ObjectReader {
                 }
                 continue;
             };
-            let at = self.pos + found;
             let start = memchr::memrchr(b'\n', &window[self.pos..at])
                 .map_or(self.pos, |i| self.pos + i + 1);
             self.line += memchr::memchr_iter(b'\n', &window[self.pos..start]).count();
@@ -381,7 +371,7 @@ impl ObjectReader {
                 match splitter.next() {
                     Some((Piece::Record(range), line)) => {
                         let end = range.end;
-                        if prefilter.keeps(&self.lowered[range.clone()]) {
+                        if prefilter.keeps(&window[range.clone()], &mut self.search) {
                             records.push(Record {
                                 bytes: window.slice(range.clone()),
                                 line,
