@@ -77,7 +77,13 @@ impl Pruner {
     /// as it is).
     pub fn prune(&self, record: &[u8], out: &mut Vec<u8>) -> bool {
         let start = out.len();
-        let mut scan = Scan { b: record, i: 0 };
+        let mut scan = Scan {
+            b: record,
+            i: 0,
+            block: 0,
+            block_at: 0,
+            block_end: 0,
+        };
         let cut = simdutf8::basic::from_utf8(record).is_ok() && scan.record(self, out).is_some();
         if !cut {
             out.truncate(start);
@@ -92,6 +98,10 @@ const MAX_DEPTH: u32 = 127;
 struct Scan<'a> {
     b: &'a [u8],
     i: usize,
+    /// A bit for each `"` and `\\` in `b[block_at..block_end]` (at most 64 bytes).
+    block: u64,
+    block_at: usize,
+    block_end: usize,
 }
 
 impl Scan<'_> {
@@ -172,9 +182,9 @@ impl Scan<'_> {
     fn string(&mut self) -> Option<bool> {
         let mut escaped = false;
         loop {
-            let at = quote_or_backslash(&self.b[self.i..])?;
-            let stop = self.b[self.i + at];
-            self.i += at + 1;
+            let at = self.stop()?;
+            let stop = self.b[at];
+            self.i = at + 1;
             if stop == b'"' {
                 return Some(escaped);
             }
@@ -198,6 +208,40 @@ impl Scan<'_> {
                 _ => return None,
             }
         }
+    }
+
+    /// Where the next `"` or `\\` is, at or after `i`. An SES record's strings are mostly
+    /// short (keys, ids, header names): a search per string cost more in set-up than in
+    /// searching. One mask of 64 bytes answers for every string in them.
+    fn stop(&mut self) -> Option<usize> {
+        let mut at = self.i;
+        loop {
+            if at < self.block_at || at >= self.block_end {
+                self.load_block(at);
+            }
+            let rest = self.block >> (at - self.block_at);
+            if rest != 0 {
+                return Some(at + rest.trailing_zeros() as usize);
+            }
+            at = self.block_end;
+            if at >= self.b.len() {
+                return None;
+            }
+        }
+    }
+
+    fn load_block(&mut self, at: usize) {
+        let end = (at + 64).min(self.b.len());
+        self.block = match self.b.get(at..at + 64) {
+            Some(full) => stops64(full.try_into().expect("64 bytes")),
+            None => {
+                // The record's last bytes: padded with zeros, which are neither stop.
+                let mut padded = [0; 64];
+                padded[..end - at].copy_from_slice(&self.b[at..end]);
+                stops64(&padded)
+            }
+        };
+        (self.block_at, self.block_end) = (at, end);
     }
 
     /// Steps over one value, checking it is well-formed. Containers are followed with a
@@ -277,25 +321,42 @@ impl Scan<'_> {
     }
 }
 
-/// Where the first `"` or `\\` is. Most strings in an SES record are short (keys, ids,
-/// header names), too short for memchr's set-up to pay: their first bytes are looked at
-/// eight at a time in a word, and only the rest of a long string is left to memchr.
-fn quote_or_backslash(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut i = 0;
-    while i + 8 <= b.len() && i < 64 {
-        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
-        let hits =
-            zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            // The lowest flagged byte is exact (a false flag only ever follows a true one).
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
+/// A bit for each byte of `block` that is `"` or `\\`, lowest bit first.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn stops64(block: &[u8; 64]) -> u64 {
+    // SAFETY: SSE2 is part of x86-64 itself: every CPU this code is built for has it.
+    // (Calling a `target_feature` function is unsafe even when, as here, the feature is
+    // one the build always enables.)
+    unsafe { stops64_sse2(block) }
+}
+
+/// Sixteen bytes per compare; the words are loaded as integers, so nothing here reads
+/// through a pointer.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn stops64_sse2(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let quote = _mm_set1_epi8(b'"' as i8);
+    let backslash = _mm_set1_epi8(b'\\' as i8);
+    let word = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("8 bytes"));
+    let mut mask = 0;
+    for k in 0..4 {
+        let v = _mm_set_epi64x(word(k * 16 + 8), word(k * 16));
+        let hits = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+        mask |= u64::from(_mm_movemask_epi8(hits) as u16) << (k * 16);
     }
-    memchr::memchr2(b'"', b'\\', &b[i..]).map(|at| i + at)
+    mask
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn stops64(block: &[u8; 64]) -> u64 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |m, (k, &c)| m | u64::from(c == b'"' || c == b'\\') << k)
 }
 
 fn member(out: &mut Vec<u8>, first: &mut bool, key: &[u8]) {
@@ -361,26 +422,45 @@ mod tests {
         );
     }
 
+    /// The 64-byte masks find what a byte-by-byte search finds, from any position, across
+    /// blocks and in a record's short last block.
     #[test]
-    fn finds_the_first_quote_or_backslash() {
-        for len in 0..80 {
-            for at in 0..len {
-                for stop in [b'"', b'\\'] {
-                    let mut b = vec![b'a'; len];
-                    b[at] = stop;
-                    if at + 1 < len {
-                        b[at + 1] = b'"';
+    fn finds_every_quote_and_backslash() {
+        let mut seed = 7u64;
+        for len in [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200, 300] {
+            let record: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Mostly letters, now and then a stop or a byte one off a stop.
+                    match seed >> 58 {
+                        0 => b'"',
+                        1 => b'\\',
+                        2 => b'#',
+                        3 => b']',
+                        4 => 0xa2,
+                        5 => 0xdc,
+                        _ => b'a',
                     }
-                    assert_eq!(quote_or_backslash(&b), Some(at), "{len} {at}");
-                }
-            }
-            // Bytes one off either stop, and high bytes, are not stops.
-            let b: Vec<u8> = [b'!', b'#', b'[', b']', 0xa2, 0xdc]
-                .repeat(len)
-                .into_iter()
-                .take(len)
+                })
                 .collect();
-            assert_eq!(quote_or_backslash(&b), None);
+            let mut scan = Scan {
+                b: &record,
+                i: 0,
+                block: 0,
+                block_at: 0,
+                block_end: 0,
+            };
+            // Forwards as the scanner goes, and from arbitrary places (a fresh block).
+            for i in (0..len).chain((0..len).rev().step_by(7)) {
+                scan.i = i;
+                let naive = record[i..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\')
+                    .map(|at| i + at);
+                assert_eq!(scan.stop(), naive, "{len} {i}");
+            }
         }
     }
 
