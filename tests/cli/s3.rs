@@ -174,3 +174,38 @@ fn s3_errors_name_the_bucket_and_the_cause() {
         out.stderr
     );
 }
+
+/// Objects are fetched ahead of decoding: many GETs in flight at once where DataFusion alone
+/// opens one object at a time per partition, each object fetched exactly once, and the same
+/// answers as local disk.
+#[test]
+fn s3_fetches_objects_ahead_and_each_once() {
+    let w = super::util::Workdir::empty();
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
+    seslog_gen::write_volume(&w.path().join("volume"), first, 2, 1500, 7).unwrap();
+    let server = super::util::s3::S3Server::start(w.path());
+    let local_source = w.path().join("volume");
+    let args = ["--stats", "--format", "csv", "sql", PER_TYPE_AND_DAY];
+    let remote = s3_run(&server, "s3://volume", &args).ok();
+    let mut local_args = vec!["--source".to_string(), local_source.display().to_string()];
+    local_args.extend(args.iter().map(|s| s.to_string()));
+    let disk = run(&local_args, None, &[]).ok();
+    assert_eq!(remote.stdout, disk.stdout);
+    let objects = disk.stat("objects_read");
+    assert!(
+        objects > 200,
+        "{objects} objects: too few to need fetching ahead"
+    );
+    assert_eq!(
+        remote.stat("get_requests"),
+        objects,
+        "each object fetched once"
+    );
+    assert_eq!(remote.stat("objects_read"), objects);
+    let concurrency = remote.stat("get_concurrency");
+    assert!(
+        concurrency >= 16,
+        "at most {concurrency} GETs in flight at once: {}",
+        remote.stderr
+    );
+}

@@ -237,6 +237,9 @@ pub struct Counters {
     pub cached_bytes: AtomicU64,
     /// Folder listings taken from the local cache instead of a LIST.
     pub cached_listings: AtomicU64,
+    /// GETs waiting for their answer now, and the most there were at once.
+    pub gets_in_flight: AtomicU64,
+    pub get_concurrency: AtomicU64,
 }
 
 impl Counters {
@@ -259,6 +262,27 @@ impl Counters {
     }
     pub fn cached_listings(&self) -> u64 {
         self.cached_listings.load(Ordering::Relaxed)
+    }
+    /// The most GETs that were waiting for their answers at once.
+    pub fn get_concurrency(&self) -> u64 {
+        self.get_concurrency.load(Ordering::Relaxed)
+    }
+}
+
+/// One GET waiting for its answer, for as long as it lives (a cancelled GET included).
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn start(counters: &'a Counters) -> Self {
+        let now = counters.gets_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counters.get_concurrency.fetch_max(now, Ordering::Relaxed);
+        Self(counters)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.gets_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -646,7 +670,9 @@ impl ObjectStore for CountingStore {
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
         self.counters.get_requests.fetch_add(1, Ordering::Relaxed);
+        let waiting = InFlight::start(&self.counters);
         let result = self.inner.get_opts(location, options).await?;
+        drop(waiting);
         let len = result.range.end - result.range.start;
         self.counters.bytes_read.fetch_add(len, Ordering::Relaxed);
         Ok(result)

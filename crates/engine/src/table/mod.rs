@@ -15,6 +15,7 @@ pub mod layout;
 pub mod listing;
 pub mod nested;
 pub mod notification;
+mod prefetch;
 pub mod prefilter;
 mod projection;
 mod prune;

@@ -5,7 +5,7 @@
 //! tolerance (a bad record is skipped and reported, not fatal) and derived columns.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -31,6 +31,7 @@ use crate::source::Source;
 use crate::table::decode::{DecodePlan, Tolerance};
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
+use crate::table::prefetch::Prefetch;
 use crate::table::prefilter::{Needle, Prefilter};
 use crate::table::projection::SharedProjection;
 use crate::table::reader::ObjectReader;
@@ -66,6 +67,8 @@ pub struct SesSource {
     metrics: ExecutionPlanMetricsSet,
     projection: SplitProjection,
     settings: ScanSettings,
+    /// The objects fetched ahead (S3 only), made with the first partition's opener.
+    prefetch: Arc<OnceLock<Arc<Prefetch>>>,
 }
 
 impl SesSource {
@@ -79,6 +82,7 @@ impl SesSource {
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
             settings,
+            prefetch: Arc::default(),
         }
     }
 }
@@ -123,7 +127,7 @@ impl FileSource for SesSource {
     fn create_file_opener(
         &self,
         object_store: Arc<dyn ObjectStore>,
-        _base_config: &FileScanConfig,
+        base_config: &FileScanConfig,
         _partition: usize,
     ) -> Result<Arc<dyn FileOpener>> {
         let file_schema = self.table_schema.file_schema();
@@ -140,7 +144,26 @@ impl FileSource for SesSource {
             );
             Ok::<_, DataFusionError>((Arc::clone(tier), Arc::new(read)))
         });
+        let source = &self.settings.source;
+        let prefetch = (source.bucket().is_some() && !source.offline).then(|| {
+            let prefetch = self.prefetch.get_or_init(|| {
+                // The order of DataFusion's shared work queue: the groups one after another.
+                let objects = base_config
+                    .file_groups
+                    .iter()
+                    .flat_map(|group| group.iter())
+                    .filter(|f| f.extension::<TierFile>().is_none())
+                    .map(|f| f.object_meta.clone());
+                Arc::new(Prefetch::new(
+                    objects,
+                    Arc::clone(&object_store),
+                    self.settings.clone(),
+                ))
+            });
+            Arc::clone(prefetch)
+        });
         let opener: Arc<dyn FileOpener> = Arc::new(SesOpener {
+            prefetch,
             store: object_store,
             plan: Arc::new(plan),
             settings: self.settings.clone(),
@@ -213,6 +236,7 @@ impl FileSource for SesSource {
 /// listing named, then decode it batch by batch.
 struct SesOpener {
     store: Arc<dyn ObjectStore>,
+    prefetch: Option<Arc<Prefetch>>,
     plan: Arc<DecodePlan>,
     settings: ScanSettings,
     /// The tier and what to read of its files, when the scan has any.
@@ -235,6 +259,7 @@ impl FileOpener for SesOpener {
             }));
         }
         let store = Arc::clone(&self.store);
+        let prefetch = self.prefetch.clone();
         let plan = Arc::clone(&self.plan);
         let settings = self.settings.clone();
         Ok(Box::pin(async move {
@@ -248,14 +273,13 @@ impl FileOpener for SesOpener {
                     range.start, range.end
                 )));
             }
-            let bytes = fetch(
-                store.as_ref(),
-                &file.object_meta,
-                &name,
-                &settings,
-                Keep::InCache,
-            )
-            .await?;
+            let bytes = match prefetch {
+                Some(prefetch) => prefetch.open(&file.object_meta, &name).await?,
+                None => {
+                    let meta = &file.object_meta;
+                    fetch(store.as_ref(), meta, &name, &settings, Keep::InCache).await?
+                }
+            };
             settings.progress.read(bytes.len() as u64);
             let reader = ObjectReader::new(plan, bytes, name, settings.diagnostics);
             Ok(futures::stream::iter(reader).boxed())
