@@ -156,7 +156,7 @@ impl Prefilter {
     }
 
     /// `bytes` with ASCII letters lower-cased, into `into` (reused).
-    pub fn lower(bytes: &[u8], into: &mut Vec<u8>) {
+    fn lower(bytes: &[u8], into: &mut Vec<u8>) {
         into.clear();
         into.extend(bytes.iter().map(u8::to_ascii_lowercase));
     }
