@@ -2,7 +2,7 @@
 """seslog beside the DuckDB CLI on the same gzipped Firehose objects, and beside the gunzip
 floor (decompressing the objects a question reads, on 2 threads, and nothing else).
 
-    bench/compare.py [--days 14] [--mails 40000] [--runs 3] [--no-s3]
+    bench/compare.py [--days 14] [--mails 40000] [--runs 3] [--no-s3] [--s3-latency-ms 10]
 
 Generates the data with `seslog-gen volume` (once, under bench/data/), runs each question
 with seslog and with DuckDB alternately, and prints medians of wall time and peak memory.
@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duckdb", default=None)
     ap.add_argument("--no-s3", action="store_true", help="leave out the S3 leg")
+    ap.add_argument("--s3-latency-ms", type=float, default=0,
+                    help="add this much latency to every S3 request (bench/latency_proxy.py)")
     args = ap.parse_args()
 
     sh(["cargo", "build", "--release", "--quiet", "--bin", "seslog", "--bin", "seslog-gen"], cwd=ROOT)
@@ -235,6 +237,15 @@ def s3_leg(args, data, questions):
                               stdout=subprocess.PIPE, text=True)
     try:
         endpoint = server.stdout.readline().strip()
+        if args.s3_latency_ms:
+            # S3 answers in tens of milliseconds; the local server in well under one.
+            port = endpoint.rsplit(":", 1)[1]
+            proxy = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench/latency_proxy.py"),
+                                      "38111", port, str(args.s3_latency_ms / 1000)],
+                                     stdout=subprocess.PIPE, text=True)
+            proxy.stdout.readline()
+            endpoint = "http://127.0.0.1:38111"
+            print(f"\nS3 requests delayed by {args.s3_latency_ms:g} ms")
         env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET,
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
         bucket = "s3://" + os.path.basename(data)
@@ -263,6 +274,8 @@ def s3_leg(args, data, questions):
             print(f"| {q['name']} | {l_t:.2f} s | {r_t:.2f} s | {r_t / l_t:.2f}x | {c_t:.2f} s | {c_t / l_t:.2f}x | {'yes' if same else 'NO'} |")
     finally:
         server.kill()
+        if args.s3_latency_ms:
+            proxy.kill()
 
 
 def find_duckdb():
