@@ -49,6 +49,7 @@ pub struct ObjectReader {
     window: Bytes,
     base: usize,
     pos: usize,
+    /// The 1-based line `pos` is on (not kept up once nothing more can be reported).
     line: usize,
     /// Discarding bytes up to the next newline (after garbage that ran past the window).
     skip_line: bool,
@@ -349,17 +350,18 @@ impl ObjectReader {
             let more = self.ending.is_none();
             let key = (self.base, window.len());
             let Some(at) = prefilter.candidate(&mut self.search, &window, key, self.pos) else {
+                if !more {
+                    // Not in the rest of the object: nothing after it asks for a line
+                    // number, so its lines are not counted (most objects are one window).
+                    self.pos = window.len();
+                    continue;
+                }
                 // Not here. The value may straddle the end of the window: keep its last line.
-                let keep_from = match memchr::memrchr(b'\n', &window[self.pos..]) {
-                    Some(i) if more => self.pos + i + 1,
-                    _ if more => self.pos,
-                    _ => window.len(),
-                };
+                let keep_from = memchr::memrchr(b'\n', &window[self.pos..])
+                    .map_or(self.pos, |i| self.pos + i + 1);
                 self.line += memchr::memchr_iter(b'\n', &window[self.pos..keep_from]).count();
                 self.pos = keep_from;
-                if more {
-                    self.carry_or_skip(keep_from)?;
-                }
+                self.carry_or_skip(keep_from)?;
                 continue;
             };
             let start = memchr::memrchr(b'\n', &window[self.pos..at])
