@@ -248,12 +248,14 @@ impl TableProvider for SesLogTable {
                 .collect();
             PartitionedFile::new_from_meta(meta).with_partition_values(partition_values)
         };
-        let mut files: Vec<PartitionedFile> = objects
-            .into_iter()
-            // An empty object holds no records; not reading it is the same answer.
-            .filter(|(meta, _)| meta.size > 0)
-            .map(|(meta, values)| partitioned(meta, &values))
-            .collect();
+        let mut files: Vec<PartitionedFile> = Vec::with_capacity(objects.len() + tier_files.len());
+        files.extend(
+            objects
+                .into_iter()
+                // An empty object holds no records; not reading it is the same answer.
+                .filter(|(meta, _)| meta.size > 0)
+                .map(|(meta, values)| partitioned(meta, &values)),
+        );
         files.extend(
             tier_files
                 .into_iter()
@@ -308,22 +310,71 @@ pub(crate) fn flatten(folders: Vec<(Leaf, Vec<ObjectMeta>)>) -> Vec<(ObjectMeta,
 
 /// Deals files into `n` groups, largest first onto the lightest group, so partitions finish
 /// together (a gzip object cannot be split, so files are the unit of parallelism).
-fn spread(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+///
+/// Positions are sorted, not the files (a `PartitionedFile` is a few hundred bytes: sorting
+/// 16,000 of them was most of a lookup's planning), and each group is made at its final
+/// size, so the files are held twice at most while they are dealt.
+fn spread(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
     let n = n.max(1).min(files.len().max(1));
-    files.sort_by(|a, b| {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&files[a], &files[b]);
         b.object_meta
             .size
             .cmp(&a.object_meta.size)
             .then(a.path().cmp(b.path()))
     });
-    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
-    for file in files {
-        let lightest = groups
-            .iter_mut()
-            .min_by_key(|(size, _)| *size)
-            .expect("n >= 1");
-        lightest.0 += file.object_meta.size;
-        lightest.1.push(file);
+    let mut load = vec![0u64; n];
+    let mut counts = vec![0usize; n];
+    let mut group_of = vec![0usize; files.len()];
+    for &i in &order {
+        let lightest = (0..n).min_by_key(|&g| load[g]).expect("n >= 1");
+        load[lightest] += files[i].object_meta.size;
+        counts[lightest] += 1;
+        group_of[i] = lightest;
     }
-    groups.into_iter().map(|(_, f)| FileGroup::new(f)).collect()
+    let mut slots: Vec<Option<PartitionedFile>> = files.into_iter().map(Some).collect();
+    let mut groups: Vec<Vec<PartitionedFile>> =
+        counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for &i in &order {
+        groups[group_of[i]].push(slots[i].take().expect("each file is dealt once"));
+    }
+    groups.into_iter().map(FileGroup::new).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(groups: &[FileGroup]) -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(|f| f.path().to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn spread_deals_largest_first_onto_the_lightest_group() {
+        let files = [
+            ("e", 10),
+            ("a", 50),
+            ("d", 30),
+            ("f", 5),
+            ("c", 30),
+            ("b", 40),
+        ]
+        .into_iter()
+        .map(|(name, size)| PartitionedFile::new(name, size))
+        .collect();
+        // a 50 -> 0; b 40 -> 1; c 30 -> 1 (70); d 30 -> 0 (80); e 10 -> 1 (80);
+        // f 5 -> 0 (the first of two equally light groups).
+        assert_eq!(names(&spread(files, 2)), [["a", "d", "f"], ["b", "c", "e"]]);
+    }
+
+    #[test]
+    fn spread_makes_no_more_groups_than_files() {
+        let files = vec![PartitionedFile::new("x", 1), PartitionedFile::new("y", 2)];
+        assert_eq!(names(&spread(files, 8)), [["y"], ["x"]]);
+        assert_eq!(names(&spread(Vec::new(), 8)), [Vec::<String>::new()]);
+    }
 }
