@@ -174,7 +174,13 @@ impl ObjectReader {
         self.base += carry_from;
         self.pos = 0;
         match self.inflow.next(&carry, WINDOW) {
-            Flow::Data(data) => self.window = data,
+            Flow::Data(data) => {
+                self.window = data;
+                // The inflow may already know this is the last of it (the gzip trailer
+                // was read in the same call): then nothing is carried over from this
+                // window, and nothing is searched for or counted past it.
+                self.ending = self.inflow.ending().cloned();
+            }
             Flow::End(ending) => {
                 self.window = carry;
                 self.ending = Some(ending);

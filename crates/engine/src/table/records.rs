@@ -77,6 +77,15 @@ impl Inflow {
         }
     }
 
+    /// How the stream ended, once nothing more is to come (the last data may still be
+    /// with the caller).
+    pub fn ending(&self) -> Option<&Ending> {
+        match self {
+            Inflow::Ended(ending) => Some(ending),
+            _ => None,
+        }
+    }
+
     pub fn is_gzip(&self) -> bool {
         matches!(self, Inflow::Gzip { .. })
     }
