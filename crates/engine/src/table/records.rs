@@ -16,7 +16,7 @@
 use std::io::Read;
 use std::ops::Range;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 /// Decompressed bytes read per window.
 pub const WINDOW: usize = 8 << 20;
@@ -45,15 +45,38 @@ pub enum Ending {
 pub enum Inflow {
     /// Not compressed: the object's bytes are the content, handed over whole (no copy).
     Plain(Option<Bytes>),
-    Gzip {
-        decoder: Box<flate2::bufread::MultiGzDecoder<bytes::buf::Reader<Bytes>>>,
-        inflated: u64,
-        /// What the gzip trailer says the (last member's) content size is: a hint that
-        /// sizes the buffer, so a 90 KB object does not get (and zero) an 8 MB window.
-        expected: u64,
-    },
+    Gzip(Box<Gunzip>),
     /// Nothing more to hand over; the stream ended this way.
     Ended(Ending),
+}
+
+/// gzip members inflated straight into the window's memory.
+///
+/// flate2's readers (`MultiGzDecoder`) fill a caller's initialised buffer, so every window
+/// was zeroed before it was inflated into: a memset of everything decompressed, about 4%
+/// of a lookup. Here flate2 still parses each member's header (`bufread::GzDecoder`),
+/// inflates (`Decompress::decompress_vec`, which writes into a `Vec`'s spare capacity)
+/// and computes the CRC; what is ours is the order of members and the 8-byte trailer
+/// check. The outcome is `MultiGzDecoder`'s, case by case (see the tests).
+pub struct Gunzip {
+    raw: Bytes,
+    /// Where the next unread compressed byte is in `raw`.
+    at: usize,
+    part: Part,
+    inflate: flate2::Decompress,
+    crc: flate2::Crc,
+    inflated: u64,
+    /// What the gzip trailer says the (last member's) content size is: a hint that
+    /// sizes the buffer, so a 90 KB object does not get an 8 MB window.
+    expected: u64,
+}
+
+/// Where in a gzip member the next byte is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Header,
+    Body,
+    Trailer,
 }
 
 /// What one `Inflow::next` gave.
@@ -67,11 +90,15 @@ impl Inflow {
         if is_gzip(&raw) {
             let trailer = raw.len().checked_sub(4).map(|at| &raw[at..]);
             let expected = trailer.map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
-            Inflow::Gzip {
-                decoder: Box::new(flate2::bufread::MultiGzDecoder::new(raw.reader())),
+            Inflow::Gzip(Box::new(Gunzip {
+                raw,
+                at: 0,
+                part: Part::Header,
+                inflate: flate2::Decompress::new(false),
+                crc: flate2::Crc::new(),
                 inflated: 0,
                 expected: u64::from(expected),
-            }
+            }))
         } else {
             Inflow::Plain(Some(raw))
         }
@@ -87,7 +114,7 @@ impl Inflow {
     }
 
     pub fn is_gzip(&self) -> bool {
-        matches!(self, Inflow::Gzip { .. })
+        matches!(self, Inflow::Gzip(_))
     }
 
     /// The next piece of content, with `prefix` (bytes the caller carries over) in front
@@ -105,17 +132,13 @@ impl Inflow {
                     Flow::Data(Bytes::from([prefix, &data[..]].concat()))
                 }
             }
-            Inflow::Gzip {
-                decoder,
-                inflated,
-                expected,
-            } => {
+            Inflow::Gzip(gunzip) => {
                 // Ask for what the trailer says is left (and a little more, to see the end
                 // in the same call), never less than 64 KiB nor more than `want`. Past
                 // it, the hint was wrong (it is the last member's size, and a damaged or
                 // hostile object's trailer says anything): whole windows, or a long
                 // record would be carried over 64 KiB at a time, copied each time.
-                let left = expected.saturating_sub(*inflated) as usize;
+                let left = gunzip.expected.saturating_sub(gunzip.inflated) as usize;
                 let want = match left {
                     0 => want,
                     left => want.min(left.saturating_add(4096).max(64 << 10)),
@@ -123,37 +146,105 @@ impl Inflow {
                 let mut buf = Vec::with_capacity(prefix.len() + want);
                 buf.extend_from_slice(prefix);
                 let start = buf.len();
-                buf.resize(start + want, 0);
-                let mut filled = start;
-                let ending = loop {
-                    if filled == buf.len() {
-                        break None;
-                    }
-                    match decoder.read(&mut buf[filled..]) {
-                        Ok(0) => break Some(Ending::Intact),
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                            break Some(Ending::Truncated {
-                                after: *inflated + (filled - start) as u64,
-                            });
-                        }
-                        Err(e) => {
-                            break Some(Ending::Corrupt {
-                                after: *inflated + (filled - start) as u64,
-                                cause: e.to_string(),
-                            });
-                        }
-                    }
-                };
-                *inflated += (filled - start) as u64;
-                buf.truncate(filled);
+                let ending = gunzip.fill(&mut buf, start + want);
+                gunzip.inflated += (buf.len() - start) as u64;
                 // What came before the end is handed over first; the end comes next time.
                 if let Some(end) = ending {
                     *self = Inflow::Ended(end);
                 }
                 Flow::Data(Bytes::from(buf))
             }
+        }
+    }
+}
+
+impl Gunzip {
+    /// Inflates into `buf` up to `limit` bytes; `Some` once the stream has ended.
+    fn fill(&mut self, buf: &mut Vec<u8>, limit: usize) -> Option<Ending> {
+        let start = buf.len();
+        let after = |buf: &Vec<u8>, inflated: u64| inflated + (buf.len() - start) as u64;
+        loop {
+            match self.part {
+                Part::Header => {
+                    // flate2 parses the header (name, comment, extra field, header CRC).
+                    let rest = &self.raw[self.at..];
+                    let mut header = flate2::bufread::GzDecoder::new(rest);
+                    if header.header().is_none() {
+                        // Its error, which reading hands over.
+                        let e = header
+                            .read(&mut [0])
+                            .err()
+                            .unwrap_or_else(|| std::io::ErrorKind::InvalidInput.into());
+                        return Some(self.failed(e, after(buf, self.inflated)));
+                    }
+                    self.at += rest.len() - header.get_ref().len();
+                    self.inflate.reset(false);
+                    self.crc.reset();
+                    self.part = Part::Body;
+                }
+                Part::Body => {
+                    if buf.len() >= limit {
+                        return None;
+                    }
+                    let (in_before, out_before) = (self.inflate.total_in(), buf.len());
+                    // Writes into `buf`'s spare capacity: the `limit` it was made with.
+                    let status = self.inflate.decompress_vec(
+                        &self.raw[self.at..],
+                        buf,
+                        flate2::FlushDecompress::None,
+                    );
+                    self.at += (self.inflate.total_in() - in_before) as usize;
+                    self.crc.update(&buf[out_before..]);
+                    match status {
+                        Ok(flate2::Status::StreamEnd) => self.part = Part::Trailer,
+                        Ok(_)
+                            if buf.len() == out_before && self.inflate.total_in() == in_before =>
+                        {
+                            // No progress with room to spare: the input ran out mid-stream.
+                            return Some(Ending::Truncated {
+                                after: after(buf, self.inflated),
+                            });
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            return Some(Ending::Corrupt {
+                                after: after(buf, self.inflated),
+                                cause: "corrupt deflate stream".into(),
+                            });
+                        }
+                    }
+                }
+                Part::Trailer => {
+                    let Some(trailer) = self.raw.get(self.at..self.at + 8) else {
+                        return Some(Ending::Truncated {
+                            after: after(buf, self.inflated),
+                        });
+                    };
+                    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+                    let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+                    if crc != self.crc.sum() || size != self.crc.amount() {
+                        return Some(Ending::Corrupt {
+                            after: after(buf, self.inflated),
+                            cause: "corrupt gzip stream does not have a matching checksum".into(),
+                        });
+                    }
+                    self.at += 8;
+                    if self.at == self.raw.len() {
+                        return Some(Ending::Intact);
+                    }
+                    self.part = Part::Header;
+                }
+            }
+        }
+    }
+
+    fn failed(&self, e: std::io::Error, after: u64) -> Ending {
+        match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Ending::Truncated { after },
+            _ => Ending::Corrupt {
+                after,
+                cause: e.to_string(),
+            },
         }
     }
 }
@@ -445,5 +536,112 @@ mod tests {
         bad[n - 6] ^= 1;
         let (_, ending) = inflate_all(Bytes::from(bad), 100);
         assert!(matches!(ending, Ending::Corrupt { .. }), "{ending:?}");
+    }
+    /// What flate2's `MultiGzDecoder` makes of `raw`: the reading `Gunzip` replaced, and
+    /// the oracle it must agree with.
+    fn multi_gz_decoder(raw: &[u8]) -> (Vec<u8>, Ending) {
+        let mut decoder = flate2::bufread::MultiGzDecoder::new(raw);
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match decoder.read(&mut chunk) {
+                Ok(0) => return (out, Ending::Intact),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    let after = out.len() as u64;
+                    return (out, Ending::Truncated { after });
+                }
+                Err(e) => {
+                    let after = out.len() as u64;
+                    let cause = e.to_string();
+                    return (out, Ending::Corrupt { after, cause });
+                }
+            }
+        }
+    }
+
+    fn gzip(text: &[u8], builder: flate2::GzBuilder) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = builder.write(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_is_inflated_as_multi_gz_decoder_inflates_it_whole_cut_or_damaged() {
+        let text: Vec<u8> = (0..3000u32)
+            .flat_map(|i| {
+                format!(
+                    "{{\"n\":{},\"s\":\"{}\"}}\n",
+                    i * 7919 % 1000,
+                    "x".repeat((i % 13) as usize)
+                )
+                .into_bytes()
+            })
+            .collect();
+        let one = gzip(&text, flate2::GzBuilder::new());
+        let named = gzip(
+            &text[..500],
+            flate2::GzBuilder::new()
+                .filename("a.json")
+                .comment("c")
+                .extra(vec![1, 2, 3]),
+        );
+        let empty = gzip(b"", flate2::GzBuilder::new());
+        let two = [one.clone(), named.clone()].concat();
+        let small = [
+            gzip(&text[..300], flate2::GzBuilder::new()),
+            empty.clone(),
+            named.clone(),
+        ]
+        .concat();
+        let mut cases: Vec<Vec<u8>> = vec![
+            one.clone(),
+            two.clone(),
+            empty.clone(),
+            small.clone(),
+            [two.clone(), vec![0; 10]].concat(),
+            [two.clone(), b"x".to_vec()].concat(),
+            [two.clone(), one[..5].to_vec()].concat(),
+        ];
+        // Cut anywhere, and one bit flipped anywhere (header, data, CRC, size).
+        cases.extend((2..small.len()).map(|n| small[..n].to_vec()));
+        for at in 0..small.len() {
+            for bit in [0x01, 0x80] {
+                let mut bad = small.clone();
+                bad[at] ^= bit;
+                cases.push(bad);
+            }
+        }
+        for at in (0..one.len()).step_by(97) {
+            let mut bad = one.clone();
+            bad[at] ^= 0x10;
+            cases.push(bad);
+        }
+        // (A flipped magic byte makes the object plain text: not the decoder's business.)
+        for raw in cases.into_iter().filter(|raw| is_gzip(raw)) {
+            let expected = multi_gz_decoder(&raw);
+            for window in [100, 64 << 10, 8 << 20] {
+                let (out, ending) = inflate_all(Bytes::from(raw.clone()), window);
+                let case = format!("{} bytes, window {window}: {ending:?}", raw.len());
+                match (&ending, &expected.1) {
+                    // flate2's reader drops what the call that met bad deflate data had
+                    // inflated before it; here it is handed over (and counted in
+                    // `after`), so the damage is placed where it is.
+                    (
+                        Ending::Corrupt { after, cause },
+                        Ending::Corrupt {
+                            cause: expected_cause,
+                            ..
+                        },
+                    ) if cause == "corrupt deflate stream" => {
+                        assert_eq!(cause, expected_cause, "{case}");
+                        assert!(out.starts_with(&expected.0), "{case}");
+                        assert_eq!(*after, out.len() as u64, "{case}");
+                    }
+                    _ => assert_eq!((out, ending), expected, "{case}"),
+                }
+            }
+        }
     }
 }
