@@ -80,10 +80,14 @@ impl Folders {
         for entry in entries {
             let entry = entry.map_err(|e| io_error(&dir, e))?;
             let raw_name = entry.file_name();
-            let shown = format!("{prefix}/{}", raw_name.to_string_lossy());
-            let shown = shown.trim_start_matches('/').to_string();
+            // How a rejected entry is named (made only for those: thousands are listed).
+            let shown = || {
+                format!("{prefix}/{}", raw_name.to_string_lossy())
+                    .trim_start_matches('/')
+                    .to_string()
+            };
             let Some(name) = raw_name.to_str() else {
-                self.reject(shown, "its name is not valid UTF-8".into());
+                self.reject(shown(), "its name is not valid UTF-8".into());
                 continue;
             };
             let part = match PathPart::parse(name) {
@@ -95,24 +99,23 @@ impl Folders {
                         }
                         None => "its name cannot be a path segment".to_string(),
                     };
-                    self.reject(shown, why);
+                    self.reject(shown(), why);
                     continue;
                 }
             };
-            let path = entry.path();
             // The entry's own metadata, as `symlink_metadata` gives it: fstatat relative to
             // the open directory, not a walk of the whole path per object (a listing of
             // thousands of objects spent most of its time walking paths).
             let metadata = match entry.metadata() {
-                Ok(m) if m.file_type().is_symlink() => match self.inside(&path) {
+                Ok(m) if m.file_type().is_symlink() => match self.inside(&entry.path()) {
                     Ok(m) => m,
                     Err(why) => {
-                        self.reject(shown, why);
+                        self.reject(shown(), why);
                         continue;
                     }
                 },
                 Ok(m) => m,
-                Err(e) => return Err(io_error(&path, e)),
+                Err(e) => return Err(io_error(&entry.path(), e)),
             };
             let location = prefix.clone().join(part);
             if metadata.is_dir() {
