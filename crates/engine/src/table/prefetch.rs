@@ -25,8 +25,10 @@ use object_store::{ObjectMeta, ObjectStore};
 use crate::table::scan::{Keep, ScanSettings, fetch};
 
 /// Objects fetched ahead at most: enough to hide S3's latency behind decoding on a few
-/// cores without holding many objects in memory.
-pub const AHEAD: usize = 32;
+/// cores without holding many objects in memory. (With 10 ms per request, 32 ahead kept a
+/// 16,600-object lookup waiting on GETs: 64 took it from 7.3 to 5.6 s, peak memory the
+/// same; `AHEAD_BYTES` bounds the memory either way.)
+pub const AHEAD: usize = 64;
 /// Bytes (as listed) of the objects fetched ahead, at most; one object is always allowed.
 const AHEAD_BYTES: u64 = 64 << 20;
 
