@@ -175,7 +175,7 @@ impl Gunzip {
                             .read(&mut [0])
                             .err()
                             .unwrap_or_else(|| std::io::ErrorKind::InvalidInput.into());
-                        return Some(self.failed(e, after(buf, self.inflated)));
+                        return Some(header_failed(e, after(buf, self.inflated)));
                     }
                     self.at += rest.len() - header.get_ref().len();
                     self.inflate.reset(false);
@@ -237,15 +237,16 @@ impl Gunzip {
             }
         }
     }
+}
 
-    fn failed(&self, e: std::io::Error, after: u64) -> Ending {
-        match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => Ending::Truncated { after },
-            _ => Ending::Corrupt {
-                after,
-                cause: e.to_string(),
-            },
-        }
+/// How a member header that could not be read ends the stream: cut short, or not gzip.
+fn header_failed(e: std::io::Error, after: u64) -> Ending {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => Ending::Truncated { after },
+        _ => Ending::Corrupt {
+            after,
+            cause: e.to_string(),
+        },
     }
 }
 
