@@ -57,6 +57,24 @@ fn first_escape(raw: &[u8]) -> Option<usize> {
     None
 }
 
+/// The first hit at or after `pos`, from `find` (which searches from `pos`, giving an
+/// offset from it) or from `slot`: a search from an earlier position whose hit is not
+/// before `pos` (or that found nothing) answers for `pos` too.
+fn remembered(
+    slot: &mut Option<(usize, Option<usize>)>,
+    pos: usize,
+    find: impl FnOnce() -> Option<usize>,
+) -> Option<usize> {
+    match *slot {
+        Some((from, hit)) if from <= pos && hit.is_none_or(|h| h >= pos) => hit,
+        _ => {
+            let hit = find().map(|i| pos + i);
+            *slot = Some((pos, hit));
+            hit
+        }
+    }
+}
+
 /// Where a lookup's value must be for a record to match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
@@ -179,24 +197,10 @@ impl Prefilter {
                 ..Search::default()
             };
         }
-        let needle = match search.needle {
-            Some((from, hit)) if from <= pos && hit.is_none_or(|h| h >= pos) => hit,
-            _ => {
-                let hit = self
-                    .find_needle(&window[pos..], &mut search.scratch)
-                    .map(|i| pos + i);
-                search.needle = Some((pos, hit));
-                hit
-            }
-        };
-        let escape = match search.escape {
-            Some((from, hit)) if from <= pos && hit.is_none_or(|h| h >= pos) => hit,
-            _ => {
-                let hit = first_escape(&window[pos..]).map(|i| pos + i);
-                search.escape = Some((pos, hit));
-                hit
-            }
-        };
+        let needle = remembered(&mut search.needle, pos, || {
+            self.find_needle(&window[pos..], &mut search.scratch)
+        });
+        let escape = remembered(&mut search.escape, pos, || first_escape(&window[pos..]));
         needle.into_iter().chain(escape).min()
     }
 
