@@ -45,6 +45,7 @@ struct State {
     /// Fetched or being fetched, not yet opened (dropping a handle cancels its fetch).
     ahead: HashMap<Path, (u64, RemoteHandle<Result<Bytes>>)>,
     ahead_bytes: u64,
+    /// Opened before their turn and still in `waiting`.
     opened: HashSet<Path>,
 }
 
@@ -68,10 +69,13 @@ impl Prefetch {
     pub async fn open(&self, object: &ObjectMeta, name: &str) -> Result<Bytes> {
         let ahead = {
             let mut state = self.lock();
-            state.opened.insert(object.location.clone());
             let ahead = state.ahead.remove(&object.location);
-            if let Some((size, _)) = &ahead {
-                state.ahead_bytes -= size;
+            match &ahead {
+                Some((size, _)) => state.ahead_bytes -= size,
+                // Opened before its turn: still waiting, to be passed over at its turn.
+                None => {
+                    state.opened.insert(object.location.clone());
+                }
             }
             self.start_more(&mut state);
             ahead
@@ -90,7 +94,7 @@ impl Prefetch {
             let Some(next) = state.waiting.front() else {
                 break;
             };
-            if state.opened.contains(&next.location) {
+            if state.opened.remove(&next.location) {
                 state.waiting.pop_front();
                 continue;
             }
