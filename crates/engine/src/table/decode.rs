@@ -25,7 +25,7 @@ use crate::table::prune::Pruner;
 use crate::table::schema::{self, EVENT_TIME, RECIPIENTS, RECORD_FORMAT};
 
 /// What to do with what cannot be read cleanly.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tolerance {
     /// The first skipped record or damaged object fails the query.
     pub strict: bool,

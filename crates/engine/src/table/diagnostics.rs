@@ -15,6 +15,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use datafusion::physical_plan::metrics::Count;
+use serde::{Deserialize, Serialize};
+
 /// Problems of one cause named one by one; the rest are counted.
 pub const NAMED_PER_CAUSE: usize = 5;
 /// Causes of one kind told apart; problems of any further cause are counted together.
@@ -25,7 +28,7 @@ const OTHER_CAUSES: &str = "other causes";
 const MAX_DETAIL: usize = 300;
 
 /// One thing a scan had to skip or repair.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Problem {
     /// Where: the object's URL (`s3://bucket/key` or the local path).
     pub object: String,
@@ -39,7 +42,7 @@ pub struct Problem {
 
 /// `Tolerance::keep_damaged`, as it decided a damaged object's fate. A front end names it
 /// the way its users set it (seslog: `--keep-damaged`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Choice {
     /// The records were kept, because `keep_damaged` is set.
     Kept,
@@ -87,7 +90,7 @@ impl Problem {
     }
 
     /// The detail up to its first `: `: the why, before the record's own text.
-    fn head(&self) -> &str {
+    pub fn head(&self) -> &str {
         self.detail.split(": ").next().unwrap_or_default()
     }
 
@@ -119,7 +122,7 @@ impl Problem {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ProblemKind {
     /// A record that could not be decoded; the rest of its object was still read.
     SkippedRecord,
@@ -163,7 +166,7 @@ impl fmt::Display for Problem {
 }
 
 /// A kind of problem and its cause (`Problem::cause`).
-type Cause = (ProblemKind, String);
+pub type Cause = (ProblemKind, String);
 
 #[derive(Debug, Default)]
 struct Collected {
@@ -185,6 +188,44 @@ struct Tally {
 }
 
 impl Collected {
+    /// Counts `n` problems of `cause` worded `head`; returns the cause they count under
+    /// (past `CAUSES_PER_KIND` causes of a kind, the other causes).
+    fn tally(&mut self, mut cause: Cause, head: &str, n: u64) -> Cause {
+        if !self.tallies.contains_key(&cause) {
+            let causes = self.causes_per_kind.entry(cause.0).or_default();
+            if *causes >= CAUSES_PER_KIND {
+                cause.1 = OTHER_CAUSES.to_string();
+            } else {
+                *causes += 1;
+            }
+        }
+        let tally = self.tallies.entry(cause.clone()).or_insert_with(|| Tally {
+            count: 0,
+            wording: Some(head.to_string()),
+        });
+        tally.count += n;
+        if tally.wording.as_deref() != Some(head) {
+            tally.wording = None;
+        }
+        cause
+    }
+
+    /// Whether `problem` is among the first of its cause, so far.
+    fn would_name(&self, cause: &Cause, problem: &Problem) -> bool {
+        self.named.get(cause).is_none_or(|named| {
+            named.len() < NAMED_PER_CAUSE || named.last().is_some_and(|last| problem < last)
+        })
+    }
+
+    /// Keeps `problem` to be named if it is among the first of its cause.
+    fn name(&mut self, cause: Cause, problem: Problem) {
+        let named = self.named.entry(cause).or_default();
+        named.insert(problem);
+        if named.len() > NAMED_PER_CAUSE {
+            named.pop_last();
+        }
+    }
+
     fn count(&self, kind: ProblemKind) -> u64 {
         self.tallies
             .iter()
@@ -198,11 +239,30 @@ impl Collected {
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostics {
     collected: Arc<Mutex<Collected>>,
+    /// Where a worker's scan also sends what it collects, for the coordinator to `absorb`.
+    forward: Option<Arc<dyn Forward>>,
+}
+
+/// What a scan running in another process (a worker) sends on, as it collects: a problem
+/// counted under its cause and wording, and each problem that is among the first of its
+/// cause when it comes (so the first ones of every worker reach the coordinator, which
+/// keeps the first of all).
+pub trait Forward: Send + Sync + fmt::Debug {
+    fn counted(&self, cause: &Cause, head: &str);
+    fn named(&self, problem: &Problem);
 }
 
 impl Diagnostics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Diagnostics that also send what they collect to `forward`.
+    pub fn forwarding(forward: Arc<dyn Forward>) -> Self {
+        Self {
+            forward: Some(forward),
+            ..Self::default()
+        }
     }
 
     pub fn push(&self, problem: Problem) {
@@ -212,28 +272,37 @@ impl Diagnostics {
         if !c.seen.insert(hasher.finish()) {
             return;
         }
-        let mut cause = (problem.kind, problem.cause());
-        if !c.tallies.contains_key(&cause) {
-            let causes = c.causes_per_kind.entry(problem.kind).or_default();
-            if *causes >= CAUSES_PER_KIND {
+        let head = problem.head().to_string();
+        let cause = c.tally((problem.kind, problem.cause()), &head, 1);
+        if let Some(forward) = &self.forward {
+            forward.counted(&cause, &head);
+        }
+        if c.would_name(&cause, &problem)
+            && let Some(forward) = &self.forward
+        {
+            forward.named(&problem);
+        }
+        c.name(cause, problem);
+    }
+
+    /// Takes in what another process's scan collected (a worker's, see `Forward`): counts
+    /// per cause and wording, then the problems it named. Each process reads other
+    /// objects, so nothing here is a problem already seen.
+    pub fn absorb(
+        &self,
+        tallies: impl IntoIterator<Item = (Cause, String, u64)>,
+        named: impl IntoIterator<Item = Problem>,
+    ) {
+        let mut c = self.collected.lock().expect("diagnostics lock");
+        for (cause, head, count) in tallies {
+            c.tally(cause, &head, count);
+        }
+        for problem in named {
+            let mut cause = (problem.kind, problem.cause());
+            if !c.tallies.contains_key(&cause) {
                 cause.1 = OTHER_CAUSES.to_string();
-            } else {
-                *causes += 1;
             }
-        }
-        let head = problem.head();
-        let tally = c.tallies.entry(cause.clone()).or_insert_with(|| Tally {
-            count: 0,
-            wording: Some(head.to_string()),
-        });
-        tally.count += 1;
-        if tally.wording.as_deref() != Some(head) {
-            tally.wording = None;
-        }
-        let named = c.named.entry(cause).or_default();
-        named.insert(problem);
-        if named.len() > NAMED_PER_CAUSE {
-            named.pop_last();
+            c.name(cause, problem);
         }
     }
 
@@ -302,9 +371,20 @@ pub struct Progress {
     pub objects_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub rows: AtomicU64,
+    /// A worker's scan also counts what it read here (its objects, their bytes), for the
+    /// coordinator's `--stats`.
+    mirror: Option<(Count, Count)>,
 }
 
 impl Progress {
+    /// Progress that also counts the objects read, and their bytes, into two metrics.
+    pub fn mirrored(objects: Count, bytes: Count) -> Self {
+        Self {
+            mirror: Some((objects, bytes)),
+            ..Self::default()
+        }
+    }
+
     pub fn planned(&self, objects: u64, bytes: u64) {
         self.objects_total.fetch_add(objects, Ordering::Relaxed);
         self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
@@ -313,6 +393,10 @@ impl Progress {
     pub fn read(&self, bytes: u64) {
         self.objects_done.fetch_add(1, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+        if let Some((objects_read, bytes_read)) = &self.mirror {
+            objects_read.add(1);
+            bytes_read.add(bytes as usize);
+        }
     }
 
     /// `12/27 objects, 1.2/3.4 MB, 1234 rows, 0.8s, ~1.2s left`.

@@ -20,7 +20,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 
 /// What is read of one column: all of it, or only some of its children (by exposed,
 /// lower-case name), each again all or in part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Part {
     All,
     Some(BTreeMap<String, Part>),
@@ -58,7 +58,7 @@ impl Part {
 
 /// What one query reads of each column it mentions (by exposed name). A column that is not
 /// here is read whole when it is projected: this only ever narrows, never widens.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReadPaths {
     pub columns: BTreeMap<String, Part>,
 }

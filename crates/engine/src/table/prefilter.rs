@@ -76,7 +76,7 @@ fn remembered(
 }
 
 /// Where a lookup's value must be for a record to match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Column {
     /// An element of `recipients` (`array_has(recipients, 'x')`).
     Recipients,
@@ -87,7 +87,7 @@ pub enum Column {
 }
 
 /// A value a filter requires a record to hold, exactly, in one column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Needle {
     pub column: Column,
     pub value: String,
@@ -152,12 +152,23 @@ fn field_of(expr: &Expr, column: &str, field: &str) -> bool {
 impl Prefilter {
     /// From the filters a scan was given; `None` when none of them has a searchable value.
     pub fn from_filters(filters: &[Expr]) -> Option<Self> {
-        let mut needles: Vec<String> = filters
-            .iter()
-            .filter_map(needle)
-            .filter(|n| searchable(&n.value))
-            .map(|n| n.value.to_ascii_lowercase())
-            .collect();
+        Self::of_needles(
+            filters
+                .iter()
+                .filter_map(needle)
+                .filter(|n| searchable(&n.value))
+                .map(|n| n.value.to_ascii_lowercase())
+                .collect(),
+        )
+    }
+
+    /// The values searched for, lower-case, longest first: what `of_needles` takes back.
+    pub fn needles(&self) -> &[String] {
+        &self.needles
+    }
+
+    /// From values already searchable and lower-case (`needles` of another prefilter).
+    pub fn of_needles(mut needles: Vec<String>) -> Option<Self> {
         // The longest first: it is searched for first, and is the rarest.
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
