@@ -2,7 +2,9 @@
 //! over one source, seslog's Trino functions, and read-only SQL. Callers get a stream of
 //! batches and, after it ends, the scan's diagnostics and request counts.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
 
 use datafusion::common::Column;
 use datafusion::execution::SendableRecordBatchStream;
@@ -16,7 +18,9 @@ use crate::error::{Error, Result};
 use crate::table::decode::Tolerance;
 use crate::table::diagnostics::{Diagnostics, Progress};
 
-use crate::source::{Location, Source};
+use crate::cluster::forward::{Gathered, Tally, Totals};
+use crate::cluster::{self, SourceOptions, Workers};
+use crate::source::{Location, S3Settings, Source};
 use crate::table::SesLogTable;
 use crate::table::errorlog::{self, ErrorLogTable};
 use crate::table::layout::FirehoseLayout;
@@ -24,6 +28,7 @@ use crate::table::nested::ReadPaths;
 use crate::table::scan::ScanSettings;
 use crate::tier::Tier;
 use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 
 /// The table name, as Athena users know it.
 pub const TABLE: &str = "seslogs";
@@ -40,6 +45,15 @@ pub struct Engine {
     /// `errorlogs`'s layout (Firehose's error prefix), for `DESCRIBE errorlogs`.
     error_layout: FirehoseLayout,
     settings: ScanSettings,
+    /// The workers the scans run on (`distribute`), and what each read so far.
+    cluster: Option<Cluster>,
+}
+
+/// The workers of a distributed engine, and what they did.
+#[derive(Debug)]
+struct Cluster {
+    workers: Arc<Workers>,
+    tally: Arc<Tally>,
 }
 
 impl Engine {
@@ -97,6 +111,7 @@ impl Engine {
             layout,
             error_layout: error_layout.clone(),
             settings,
+            cluster: None,
         };
         engine.with_error_layout(error_layout)?;
         Ok(engine)
@@ -153,15 +168,84 @@ impl Engine {
         Ok(athena_names(plan)?)
     }
 
+    /// Runs the scans of this engine's queries on `workers` from now on, once each of them
+    /// has been reached. `s3`: how the workers reach an S3 source (their credentials are
+    /// their own).
+    pub async fn distribute(&mut self, workers: Workers, s3: &S3Settings) -> Result<()> {
+        if let Some(tier) = &self.tier {
+            return Err(Error::Tier {
+                what: tier.location.to_string(),
+                why: "the Parquet tier is not read through workers yet; query without the \
+                      tier, or without workers"
+                    .into(),
+            });
+        }
+        workers.check().await?;
+        let options = SourceOptions::of(&self.source, s3)?;
+        let state = cluster::coordinating(self.ctx.state(), &workers, options);
+        self.ctx = SessionContext::new_with_state(state);
+        // Building the state again put DataFusion's own functions back over seslog's
+        // (`element_at` resolved to DataFusion's map-only one).
+        athena::register(&self.ctx);
+        let read = workers
+            .names()
+            .iter()
+            .map(|w| (w.clone(), (0, 0)))
+            .collect();
+        self.cluster = Some(Cluster {
+            workers: Arc::new(workers),
+            tally: Arc::new(Mutex::new(Totals { read, shipped: 0 })),
+        });
+        Ok(())
+    }
+
+    /// Per worker (`host:port`), the objects and bytes its scans read, and the bytes sent
+    /// between the processes, when the engine runs its scans on workers.
+    pub fn worker_totals(&self) -> Option<Totals> {
+        let cluster = self.cluster.as_ref()?;
+        Some(cluster.tally.lock().expect("workers' tally lock").clone())
+    }
+
     /// Runs a plan. The scan learns which nested fields the plan reads (a session
-    /// extension of this query only), so it decodes no others.
+    /// extension of this query only), so it decodes no others. On workers, the stream
+    /// ends only once what their scans collected has been folded into `diagnostics` and
+    /// the source's counters.
     pub async fn execute(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
         let mut state = self.ctx.state();
         state
             .config_mut()
             .set_extension(Arc::new(ReadPaths::of_plan(&plan)));
+        if let (Some(_), LogicalPlan::Explain(explain)) = (&self.cluster, &plan) {
+            return cluster::explain(&state, explain).await;
+        }
         let physical = state.create_physical_plan(&plan).await?;
-        Ok(execute_stream(physical, state.task_ctx())?)
+        let stream = execute_stream(Arc::clone(&physical), state.task_ctx())?;
+        let Some(cluster) = &self.cluster else {
+            return Ok(stream);
+        };
+        let schema = stream.schema();
+        let diagnostics = self.diagnostics.clone();
+        let counters = Arc::clone(&self.source.counters);
+        let tally = Arc::clone(&cluster.tally);
+        let gather = async move {
+            Gathered::of(physical)
+                .await?
+                .fold_into(&diagnostics, &counters, &tally);
+            Ok(())
+        };
+        let tail = futures::stream::once(gather)
+            .filter_map(|done: datafusion::error::Result<()>| async move { done.err().map(Err) });
+        let workers = Arc::clone(&cluster.workers);
+        let stream = stream.chain(tail).then(move |batch| {
+            let workers = Arc::clone(&workers);
+            async move {
+                match batch {
+                    Err(e) => Err(cluster::blame(e, &workers).await),
+                    ok => ok,
+                }
+            }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 
     /// After an empty answer: a note when the source holds nothing where the layout says

@@ -58,13 +58,16 @@ pub enum Error {
     Tier { what: String, why: String },
     /// A statement that would write or register something: seslog's SQL is read-only.
     ReadOnly,
+    /// A worker (`host:port`) that cannot be reached, or that failed or went away during a
+    /// query.
+    Worker { worker: String, why: String },
     /// What DataFusion (or arrow, or the object store) reported: the SQL, the plan, a read.
     /// (Shared, so that an error DataFusion hands to several partitions comes out whole.)
     Query(Arc<DataFusionError>),
 }
 
 /// What a strict scan refused to skip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     Record,
     Object,
@@ -154,6 +157,7 @@ impl fmt::Display for Error {
             Error::List { folder, why } => write!(f, "listing {folder}: {why}"),
             Error::Read { object, why } => write!(f, "reading {object}: {why}"),
             Error::Tier { what, why } => write!(f, "{what}: {why}"),
+            Error::Worker { worker, why } => write!(f, "worker {worker}: {why}"),
             Error::Offline { what } => write!(
                 f,
                 "{what} is not in the cache, and nothing is fetched offline (run the query once \

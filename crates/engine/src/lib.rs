@@ -7,6 +7,7 @@
 //! their time windows; `ddl` prints the Athena table over the same objects.
 
 pub mod athena;
+pub mod cluster;
 pub mod ddl;
 pub mod engine;
 pub mod error;

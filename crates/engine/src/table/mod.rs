@@ -314,7 +314,7 @@ pub(crate) fn flatten(folders: Vec<(Leaf, Vec<ObjectMeta>)>) -> Vec<(ObjectMeta,
 /// Positions are sorted, not the files (a `PartitionedFile` is a few hundred bytes: sorting
 /// 16,000 of them was most of a lookup's planning), and each group is made at its final
 /// size, so the files are held twice at most while they are dealt.
-fn spread(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+pub(crate) fn spread(files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
     let n = n.max(1).min(files.len().max(1));
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by(|&a, &b| {

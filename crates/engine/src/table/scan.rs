@@ -28,7 +28,8 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
 use crate::source::Source;
-use crate::table::decode::{DecodePlan, Tolerance};
+use crate::table::decode::DecodePlan;
+use crate::table::decode::Tolerance;
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
 use crate::table::prefetch::Prefetch;
@@ -69,6 +70,27 @@ pub struct SesSource {
     settings: ScanSettings,
     /// The objects fetched ahead (S3 only), made with the first partition's opener.
     prefetch: Arc<OnceLock<Arc<Prefetch>>>,
+    /// The worker (`host:port`) this part of a distributed scan is for.
+    worker: Option<String>,
+}
+
+impl ScanWire {
+    /// The worker the scan is for.
+    pub(crate) fn worker(&self) -> Option<&str> {
+        self.worker.as_deref()
+    }
+}
+
+/// What a worker needs of a scan besides DataFusion's file scan config (the files, the
+/// schema, the projection and the limit cross in DataFusion's own protobuf form).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ScanWire {
+    tolerance: Tolerance,
+    prefilter_on: bool,
+    reads: ReadPaths,
+    prefilter: Option<Vec<String>>,
+    needles: Vec<Needle>,
+    worker: Option<String>,
 }
 
 impl SesSource {
@@ -83,7 +105,54 @@ impl SesSource {
             metrics: ExecutionPlanMetricsSet::new(),
             settings,
             prefetch: Arc::default(),
+            worker: None,
         }
+    }
+
+    /// What crosses to a worker, beside the file scan config.
+    pub(crate) fn wire(&self) -> ScanWire {
+        ScanWire {
+            tolerance: self.settings.tolerance,
+            prefilter_on: self.settings.prefilter,
+            reads: self.reads.as_ref().clone(),
+            prefilter: self.prefilter.as_ref().map(|p| p.needles().to_vec()),
+            needles: self.needles.as_ref().clone(),
+            worker: self.worker.clone(),
+        }
+    }
+
+    /// On a worker: the scan the coordinator planned, reading from `source`, recording
+    /// into `metrics` (what `diagnostics` and `progress` forward goes there too).
+    pub(crate) fn from_wire(
+        table_schema: TableSchema,
+        wire: ScanWire,
+        source: Source,
+        diagnostics: Diagnostics,
+        progress: Arc<Progress>,
+        metrics: ExecutionPlanMetricsSet,
+    ) -> Self {
+        let settings = ScanSettings {
+            tolerance: wire.tolerance,
+            diagnostics,
+            source,
+            progress,
+            prefilter: wire.prefilter_on,
+            tier: None,
+        };
+        let mut scan = Self::new(table_schema, settings, Arc::new(wire.reads))
+            .with_prefilter(wire.prefilter.and_then(Prefilter::of_needles).map(Arc::new))
+            .with_needles(wire.needles);
+        scan.metrics = metrics;
+        scan.worker = wire.worker;
+        scan
+    }
+
+    /// This scan, as the part of a distributed one that `worker` runs.
+    pub(crate) fn for_worker(&self, worker: &str) -> Self {
+        let mut scan = self.clone();
+        scan.worker = Some(worker.to_string());
+        scan.prefetch = Arc::default();
+        scan
     }
 }
 
@@ -169,6 +238,10 @@ impl FileSource for SesSource {
             settings: self.settings.clone(),
             tier: tier.transpose()?,
         });
+        let opener = match &self.worker {
+            Some(worker) => crate::cluster::on_worker(opener, worker),
+            None => opener,
+        };
         SharedProjection::opener(self.projection.clone(), opener, file_schema)
     }
 
@@ -227,6 +300,9 @@ impl FileSource for SesSource {
         }
         if self.settings.tolerance.strict {
             write!(f, ", strict=true")?;
+        }
+        if let Some(worker) = &self.worker {
+            write!(f, ", worker={worker}")?;
         }
         Ok(())
     }

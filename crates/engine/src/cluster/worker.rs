@@ -1,0 +1,101 @@
+//! `seslog worker`: a datafusion-distributed worker that runs the parts of seslog scans
+//! (and whatever stages the coordinator places on it) with seslog's functions. It opens
+//! each source a query names once, with its own credential chain, and keeps it for the
+//! queries after.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::SessionContext;
+use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext, WorkerSessionBuilder};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::cluster::SourceOptions;
+use crate::cluster::codec::SesCodec;
+use crate::source::Source;
+
+/// What a query's tasks on this worker read from: the source the coordinator named. A
+/// session config extension, for `SesCodec` to find.
+#[derive(Debug)]
+pub(crate) struct Session {
+    source: Source,
+}
+
+impl Session {
+    pub(crate) fn source(&self) -> Source {
+        self.source.clone()
+    }
+}
+
+/// The sources this worker has opened, by where they are and how they are reached, each
+/// with a runtime that has its store.
+#[derive(Debug, Default)]
+struct Sources {
+    opened: Mutex<HashMap<String, (Source, Arc<RuntimeEnv>)>>,
+}
+
+impl Sources {
+    async fn open(&self, options: &SourceOptions) -> Result<(Source, Arc<RuntimeEnv>)> {
+        let key = format!(
+            "{}\n{}\n{}\n{}\n{}",
+            options.location, options.endpoint, options.region, options.timeout_ms, options.retries
+        );
+        let mut opened = self.opened.lock().await;
+        if let Some(source) = opened.get(&key) {
+            return Ok(source.clone());
+        }
+        let (location, s3) = options.settings()?;
+        let source = Source::open(location, &s3).await?;
+        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        runtime.register_object_store(source.url.as_ref(), Arc::clone(&source.store));
+        opened.insert(key, (source.clone(), Arc::clone(&runtime)));
+        Ok((source, runtime))
+    }
+}
+
+#[async_trait]
+impl WorkerSessionBuilder for Sources {
+    async fn build_session_state(&self, ctx: WorkerQueryContext) -> Result<SessionState> {
+        let state = ctx
+            .builder
+            .with_distributed_option_extension_from_headers::<SourceOptions>(&ctx.headers)?
+            .with_distributed_user_codec(SesCodec)
+            .build();
+        let options = state
+            .config()
+            .options()
+            .extensions
+            .get::<SourceOptions>()
+            .cloned()
+            .ok_or_else(|| {
+                DataFusionError::Plan("a query without a seslog source reached a worker".into())
+            })?;
+        let (source, runtime) = self.open(&options).await?;
+        let mut config = state.config().clone();
+        config.set_extension(Arc::new(Session { source }));
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .build();
+        // seslog's functions (Athena's), for the stages that evaluate them here.
+        let ctx = SessionContext::new_with_state(state);
+        crate::athena::register(&ctx);
+        Ok(ctx.state())
+    }
+}
+
+/// Serves queries on `listener` until the process is stopped.
+pub async fn serve(listener: TcpListener) -> crate::Result<()> {
+    let worker = Worker::from_session_builder(Sources::default());
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(worker.into_worker_server())
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|e| crate::Error::Source(format!("the worker stopped: {e}")))
+}
