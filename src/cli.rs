@@ -134,6 +134,17 @@ pub struct GlobalArgs {
     )]
     pub parquet: Option<String>,
 
+    /// Run the scan on these workers (`seslog worker` on each), over plain TCP: the
+    /// objects are dealt out to them, each fetches and decodes its own with its own
+    /// credentials. Without it, everything runs in this process.
+    #[arg(
+        long,
+        env = "SESLOG_WORKERS",
+        global = true,
+        value_name = "HOST:PORT[,HOST:PORT...]"
+    )]
+    pub workers: Option<String>,
+
     /// Print rows, requests made, bytes read and time taken to stderr after the query.
     #[arg(long, global = true)]
     pub stats: bool,
@@ -195,6 +206,7 @@ impl ArgOrigins {
             ("config", "--config", "SESLOG_CONFIG"),
             ("cache_dir", "--cache-dir", "SESLOG_CACHE_DIR"),
             ("parquet", "--parquet", "SESLOG_PARQUET"),
+            ("workers", "--workers", "SESLOG_WORKERS"),
             ("tz", "--tz", "SESLOG_TZ"),
         ] {
             let origin = match matches.value_source(id) {

@@ -12,8 +12,10 @@ use anyhow::{Context, Result, anyhow};
 use clap::ValueEnum;
 
 use crate::cli::{ArgOrigins, ColorArg, GlobalArgs};
+use crate::error::UsageError;
 use crate::output::{Format, PrintOptions, ProgressMode};
 use crate::settings::{self, FileConfig, NamedSource, Setting};
+use seslog_engine::cluster::Workers;
 use seslog_engine::source::{CacheSettings, Location, S3Settings};
 use seslog_engine::table::decode::Tolerance;
 use seslog_engine::table::errorlog;
@@ -43,6 +45,8 @@ pub struct Config {
     pub offline: bool,
     /// The Parquet tier (`--parquet`), if one is used.
     pub tier: Option<Location>,
+    /// `--workers`: where the scans run, if not in this process.
+    pub workers: Option<Workers>,
     /// "Now", decided once, for windows like `--since 24h`.
     pub now: DateTime<Utc>,
     /// Every setting with where it came from, for `seslog config`.
@@ -84,6 +88,7 @@ impl Config {
         let print = print_options(cli, &terminal);
         let cache = cache_plan(cli, &layers, &mut shown)?;
         let tier = tier(cli, &layers, location.as_ref(), &mut shown)?;
+        let workers = workers(cli, &layers, &mut shown)?;
         let tz = tz(cli, &layers, &mut shown)?;
         let query_dirs = query_dirs(cli.queries.as_deref());
         shown.push(queries_setting(&query_dirs, origins));
@@ -105,6 +110,7 @@ impl Config {
             cache,
             offline: cli.offline,
             tier,
+            workers,
             query_dirs,
             now: Utc::now(),
             settings: shown,
@@ -478,6 +484,32 @@ fn tier(
         ));
     }
     Ok(Some(location))
+}
+
+/// `--workers`/`SESLOG_WORKERS`, else the named source's `workers`, else the config file's.
+fn workers(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<Option<Workers>> {
+    let chosen = first(vec![
+        (cli.workers.clone(), layers.flag("workers")),
+        (
+            layers.named_field(|n| n.workers.clone()),
+            layers.section("workers"),
+        ),
+        (layers.data.workers.clone(), layers.in_file("workers")),
+    ]);
+    let (value, origin) = chosen
+        .clone()
+        .unwrap_or_else(|| (String::new(), "default (none: in this process)".into()));
+    shown.push(Setting {
+        key: "workers",
+        value,
+        origin,
+    });
+    let Some((text, origin)) = chosen else {
+        return Ok(None);
+    };
+    let workers =
+        Workers::parse(&text).map_err(|e| UsageError(format!("--workers (from {origin}): {e}")))?;
+    Ok(Some(workers))
 }
 
 /// What the terminal looks like, asked once.

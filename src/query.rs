@@ -34,6 +34,12 @@ pub async fn open_engine(config: &Config) -> Result<Engine> {
         tier,
     )?;
     engine.with_error_layout(config.error_layout.clone())?;
+    if let Some(workers) = &config.workers {
+        engine
+            .distribute(workers.clone(), &config.s3)
+            .await
+            .map_err(explain)?;
+    }
     Ok(engine)
 }
 
@@ -127,6 +133,20 @@ pub fn report_after(engine: &Engine, config: &Config, rows: u64, elapsed: Durati
             elapsed,
             stderr,
         )?;
+        if let Some(totals) = engine.worker_totals() {
+            for (worker, (objects, bytes)) in &totals.read {
+                writeln!(
+                    stderr,
+                    "seslog: stats: worker={worker} objects_read={objects} bytes_read={bytes}"
+                )?;
+            }
+            writeln!(
+                stderr,
+                "seslog: stats: workers={} bytes_shipped={}",
+                totals.read.len(),
+                totals.shipped
+            )?;
+        }
     }
     Ok(())
 }

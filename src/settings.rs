@@ -12,6 +12,7 @@
 //! region = "us-east-1"
 //! profile = "prod-readonly"
 //! parquet = "/var/lib/seslog/prod-parquet"
+//! workers = "w1:7070,w2:7070"
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ pub struct FileConfig {
     pub cache_max_size: Option<Size>,
     /// The Parquet tier (`--parquet`): a directory or s3://bucket/prefix.
     pub parquet: Option<String>,
+    /// Workers to run scans on (`--workers`): "host:port,host:port".
+    pub workers: Option<String>,
     /// The zone times are shown in (`--tz`).
     pub tz: Option<String>,
     #[serde(default)]
@@ -145,6 +148,8 @@ pub struct NamedSource {
     pub format: Option<String>,
     /// This source's Parquet tier.
     pub parquet: Option<String>,
+    /// The workers that read this source (`--workers`).
+    pub workers: Option<String>,
 }
 
 /// A config file as read, with its path for messages.

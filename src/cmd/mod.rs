@@ -11,6 +11,7 @@ pub mod ddl;
 pub mod report;
 pub mod shell;
 pub mod sql;
+pub mod worker;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -106,6 +107,7 @@ pub enum Command {
     AthenaDdl(ddl::Args),
     Cache(cache::Args),
     Compact(compact::Args),
+    Worker(worker::Args),
 }
 
 /// Runs the parsed command line; the error, if any, is printed by `main`.
@@ -202,6 +204,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::AthenaDdl(args) => ddl::run(&args, config),
         Command::Cache(args) => cache::run(&args, config),
         Command::Compact(args) => compact::run(args, config).await,
+        Command::Worker(args) => worker::run(args).await,
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }

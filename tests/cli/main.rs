@@ -37,3 +37,6 @@ mod notifications;
 
 // Firehose's error prefix: errorlogs and `seslog errors`.
 mod errorlogs;
+
+// The same queries on workers: `--workers` and `seslog worker`.
+mod cluster;

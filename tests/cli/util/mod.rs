@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod s3;
+pub mod workers;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,285 @@
+//! The same queries on workers (`--workers`, two `seslog worker` processes on loopback):
+//! byte for byte what the in-process run prints, the warnings and their counts included;
+//! the scan split across both workers, each reading its share; a worker that is down, or
+//! that dies mid-query, named with exit 1; S3 read by the workers with their own
+//! credentials.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use super::util::workers::Workers;
+use super::util::{self, Output, Workdir, run};
+
+const NOVEMBER: [&str; 4] = ["--from", "2024-11-01", "--to", "2024-11-30"];
+
+/// `args` in process and through `workers`, with the same source; both outputs.
+fn in_process_and_on(source: &str, workers: &Workers, args: &[&str]) -> (Output, Output) {
+    let local: Vec<String> = ["--source", source]
+        .iter()
+        .chain(args)
+        .map(|s| s.to_string())
+        .collect();
+    let mut remote = local.clone();
+    remote.splice(0..0, ["--workers".to_string(), workers.list()]);
+    (run(&local, None, &[]), run(&remote, None, &[]))
+}
+
+/// Asserts that `args` prints exactly the same through `workers` as in process: rows,
+/// warnings, counts and exit code. Returns the in-process run.
+fn same_on_workers(source: &str, workers: &Workers, args: &[&str]) -> Output {
+    let (local, remote) = in_process_and_on(source, workers, args);
+    assert_eq!(remote.code, local.code, "{args:?}: {}", remote.stderr);
+    assert_eq!(remote.stdout, local.stdout, "{args:?}");
+    assert_eq!(remote.stderr, local.stderr, "{args:?}");
+    local
+}
+
+#[test]
+fn every_report_and_damaged_input_read_the_same_on_workers() {
+    let w = Workdir::damaged();
+    let workers = Workers::start(2, &[]);
+    let source = w.source();
+    let mut answered = 0;
+    for report in util::every_report() {
+        let mut args = vec!["--format", "csv"];
+        args.extend(&report);
+        args.extend(NOVEMBER);
+        let out = same_on_workers(&source, &workers, &args);
+        answered += usize::from(!out.rows().is_empty());
+    }
+    assert!(answered >= 10, "{answered} reports gave rows");
+
+    // The damaged day: records skipped, a damaged object, an ignored one, each named and
+    // counted as in process.
+    let day =
+        "SELECT event_type, count(*) FROM seslogs WHERE day = '2024/11/08' GROUP BY 1 ORDER BY 1";
+    let out = same_on_workers(&source, &workers, &["--format", "csv", "sql", day]);
+    assert_eq!(
+        out.warnings().last().copied(),
+        Some(
+            "seslog: warning: 3 records skipped, 1 damaged object, 1 object ignored (use --strict to make this an error)"
+        )
+    );
+    let out = same_on_workers(
+        &source,
+        &workers,
+        &["--keep-damaged", "--format", "csv", "sql", day],
+    );
+    assert!(out.warnings().len() > 1, "{}", out.stderr);
+    // `--strict`: the first problem fails the query, in the same words.
+    let strict = "SELECT count(*) FROM seslogs WHERE day = '2024/11/08' AND event_type = 'Open'";
+    let out = same_on_workers(
+        &source,
+        &workers,
+        &["--strict", "--format", "csv", "sql", strict],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("malformed-middle.gz line 2 (byte ")
+            && out.stderr.contains("(--strict: no record may be skipped)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_athena_corpus_reads_the_same_on_workers() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ses-logs");
+    let workers = Workers::start(2, &[]);
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/athena"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+    files.sort();
+    assert!(files.len() >= 12, "the corpus is {} files", files.len());
+    for file in files {
+        let args = ["--format", "csv", "sql", "-f", file.to_str().unwrap()];
+        let out = same_on_workers(testdata.to_str().unwrap(), &workers, &args);
+        assert_eq!(out.code, 0, "{}: {}", file.display(), out.stderr);
+        assert!(out.stdout.lines().count() > 1, "{}", file.display());
+    }
+}
+
+/// Every object is read once, by one worker; each worker reads some of a multi-day query;
+/// `EXPLAIN` shows the scan dealt out to both.
+#[test]
+fn the_scan_is_split_across_both_workers() {
+    let w = Workdir::scenario();
+    let workers = Workers::start(2, &[]);
+    let query = "SELECT event_type, count(*) FROM seslogs WHERE day BETWEEN '2024/11/01' AND '2024/11/30' GROUP BY 1 ORDER BY 1";
+    let (local, remote) = in_process_and_on(
+        &w.source(),
+        &workers,
+        &["--stats", "--format", "csv", "sql", query],
+    );
+    assert_eq!(remote.stdout, local.stdout);
+    let objects = local.stat("objects_read");
+    assert!(objects > 20, "{objects}");
+    assert_eq!(remote.stat("objects_read"), objects, "{}", remote.stderr);
+    assert_eq!(remote.stat("bytes_read"), local.stat("bytes_read"));
+    let mut per_worker = 0;
+    for address in &workers.addresses {
+        let line = remote
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("seslog: stats: worker={address} ")))
+            .unwrap_or_else(|| panic!("no stats of {address}: {}", remote.stderr));
+        let read: u64 = line
+            .split_once("objects_read=")
+            .and_then(|(_, rest)| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(read > 0, "{line}");
+        per_worker += read;
+    }
+    assert_eq!(per_worker, objects);
+
+    let explain = format!("EXPLAIN {query}");
+    let (_, plan) = in_process_and_on(&w.source(), &workers, &["--format", "csv", "sql", &explain]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("distributed_plan"), "{}", plan.stdout);
+    for address in &workers.addresses {
+        assert!(
+            plan.stdout.contains(&format!("worker={address}")),
+            "{address} has no part of the scan: {}",
+            plan.stdout
+        );
+    }
+}
+
+#[test]
+fn a_worker_that_is_down_is_named_before_any_work() {
+    let w = Workdir::scenario();
+    let workers = Workers::start(1, &[]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let list = format!("{},{down}", workers.list());
+    let out = w.seslog(&[
+        "--workers",
+        &list,
+        "summary",
+        "--from",
+        "2024-11-01",
+        "--to",
+        "2024-11-30",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .starts_with(&format!("seslog: worker {down}: cannot be reached: ")),
+        "{}",
+        out.stderr
+    );
+    let out = w.seslog(&["--workers", "nohost", "summary"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--workers"), "{}", out.stderr);
+}
+
+/// A worker killed while the rows are streaming: exit 1 and a message naming it, never a
+/// partial answer taken for the whole.
+#[test]
+fn a_worker_killed_mid_query_is_named_and_the_run_fails() {
+    let w = Workdir::empty();
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
+    seslog_gen::write_volume(w.path(), first, 3, 6000, 7).unwrap();
+    let mut workers = Workers::start(2, &[]);
+    let args: Vec<String> = [
+        "--source",
+        &w.source(),
+        "--workers",
+        &workers.list(),
+        "--format",
+        "csv",
+        "sql",
+        "SELECT * FROM seslogs",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut child = util::command(&args, false, &[]).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    stdout.read_line(&mut header).unwrap();
+    assert!(
+        header.starts_with("eventtype,") || header.contains(','),
+        "{header}"
+    );
+    let killed = workers.addresses[0].clone();
+    workers.kill(0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("seslog: worker {killed}: ")),
+        "{stderr}"
+    );
+    let records = seslog_gen::write_volume(&w.path().join("again"), first, 3, 6000, 7).unwrap();
+    assert!(
+        (rest.lines().count() as u64) < records,
+        "the answer is partial"
+    );
+}
+
+/// S3 through workers: each worker reads the bucket with its own credentials (the
+/// coordinator sends none), and the answers are the in-process ones.
+#[test]
+fn workers_read_s3_with_their_own_credentials() {
+    let w = Workdir::empty();
+    let bucket = w.path().join("logs");
+    seslog_gen::write_tree(&bucket, &seslog_gen::scenario_objects()).unwrap();
+    let server = util::s3::S3Server::start(w.path());
+    let env = server.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let workers = Workers::start(2, &env);
+    let list = workers.list();
+    for report in [
+        vec!["summary"],
+        vec!["bounces"],
+        vec!["recipient", "bob@example.com"],
+    ] {
+        let mut args = vec!["--source", "s3://logs", "--format", "csv"];
+        args.extend(&report);
+        args.extend(NOVEMBER);
+        let local = run(&owned(&args), None, &env);
+        let mut remote_args = vec!["--workers", list.as_str()];
+        remote_args.extend(&args);
+        let remote = run(&owned(&remote_args), None, &env);
+        assert_eq!(local.code, 0, "{}", local.stderr);
+        assert_eq!(
+            (remote.code, &remote.stdout, &remote.stderr),
+            (local.code, &local.stdout, &local.stderr),
+            "{report:?}"
+        );
+    }
+    // Workers without credentials of their own cannot read: nothing of the coordinator's
+    // was sent to them.
+    let bare = Workers::start(1, &[]);
+    let args = [
+        "--workers",
+        &bare.list(),
+        "--source",
+        "s3://logs",
+        "--format",
+        "csv",
+        "sql",
+        "SELECT count(*) FROM seslogs",
+    ];
+    let out = run(&owned(&args), None, &env);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with(&format!("seslog: worker {}: ", bare.addresses[0])),
+        "{}",
+        out.stderr
+    );
+}
+
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
