@@ -60,6 +60,16 @@ fn every_report_and_damaged_input_read_the_same_on_workers() {
             "seslog: warning: 3 records skipped, 1 damaged object, 1 object ignored (use --strict to make this an error)"
         )
     );
+    // Two scans of the damaged day in one query (on different workers, or the same):
+    // each problem still counts once.
+    let twice = "SELECT count(*) FROM (SELECT eventtype FROM seslogs WHERE day = '2024/11/08' UNION ALL SELECT eventtype FROM seslogs WHERE day = '2024/11/08')";
+    let out = same_on_workers(&source, &workers, &["--format", "csv", "sql", twice]);
+    assert_eq!(
+        out.warnings().last().copied(),
+        Some(
+            "seslog: warning: 3 records skipped, 1 damaged object, 1 object ignored (use --strict to make this an error)"
+        )
+    );
     let out = same_on_workers(
         &source,
         &workers,

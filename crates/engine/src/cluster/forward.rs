@@ -17,7 +17,7 @@ use datafusion_distributed::{DistributedMetricsFormat, rewrite_distributed_plan_
 use crate::source::Counters;
 use crate::table::diagnostics::{Cause, Diagnostics, Forward, Problem, Progress};
 
-/// A cause's count: labelled with `[kind, cause, wording]` as JSON.
+/// An object's count of one cause: labelled with `[object, [kind, cause], wording]` as JSON.
 const TALLY: &str = "seslog_problems";
 /// One problem among the first of its cause: labelled with the problem as JSON.
 const NAMED: &str = "seslog_problem";
@@ -31,7 +31,7 @@ const WORKER: &str = "seslog_worker";
 pub(crate) struct Recorder {
     metrics: ExecutionPlanMetricsSet,
     worker: String,
-    tallies: Mutex<HashMap<(Cause, String), Count>>,
+    tallies: Mutex<HashMap<(String, Cause, String), Count>>,
 }
 
 impl Recorder {
@@ -64,13 +64,13 @@ impl Recorder {
 }
 
 impl Forward for Recorder {
-    fn counted(&self, cause: &Cause, head: &str) {
+    fn counted(&self, object: &str, cause: &Cause, head: &str) {
         let mut tallies = self.tallies.lock().expect("tallies lock");
-        let key = (cause.clone(), head.to_string());
+        let key = (object.to_string(), cause.clone(), head.to_string());
         tallies
             .entry(key)
             .or_insert_with(|| {
-                let label = serde_json::to_string(&(cause, head)).expect("a cause is JSON");
+                let label = serde_json::to_string(&(object, cause, head)).expect("JSON");
                 self.labelled(TALLY, TALLY, label)
             })
             .add(1);
@@ -85,7 +85,9 @@ impl Forward for Recorder {
 /// What the workers' scans of one query collected.
 #[derive(Debug, Default)]
 pub struct Gathered {
-    tallies: Vec<(Cause, String, u64)>,
+    /// Per object, cause and wording, the count: the most any one scan of the object
+    /// counted (two scans of one query that read an object find the same problems in it).
+    tallies: HashMap<(String, Cause, String), u64>,
     named: Vec<Problem>,
     /// Objects and bytes read, per worker.
     read: BTreeMap<String, (u64, u64)>,
@@ -137,10 +139,11 @@ impl Gathered {
             OBJECTS => self.read.entry(worker).or_default().0 += count,
             BYTES => self.read.entry(worker).or_default().1 += count,
             TALLY => {
-                if let Some(Ok(((kind, cause), head))) =
-                    label(TALLY).map(|l| serde_json::from_str::<(Cause, String)>(&l))
+                if let Some(Ok(key)) =
+                    label(TALLY).map(|l| serde_json::from_str::<(String, Cause, String)>(&l))
                 {
-                    self.tallies.push(((kind, cause), head, count));
+                    let most = self.tallies.entry(key).or_default();
+                    *most = (*most).max(count);
                 }
             }
             NAMED => {
@@ -155,7 +158,14 @@ impl Gathered {
     /// Into the coordinator's diagnostics and counters, as if its own scan had read it,
     /// and into `tally`.
     pub(crate) fn fold_into(self, diagnostics: &Diagnostics, counters: &Counters, tally: &Tally) {
-        diagnostics.absorb(self.tallies, self.named);
+        let mut by_cause: BTreeMap<(Cause, String), u64> = BTreeMap::new();
+        for ((_, cause, head), count) in self.tallies {
+            *by_cause.entry((cause, head)).or_default() += count;
+        }
+        let tallies = by_cause
+            .into_iter()
+            .map(|((cause, head), count)| (cause, head, count));
+        diagnostics.absorb(tallies, self.named);
         let mut tally = tally.lock().expect("workers' tally lock");
         for (worker, (objects, bytes)) in self.read {
             counters.get_requests.fetch_add(objects, Ordering::Relaxed);

@@ -244,11 +244,12 @@ pub struct Diagnostics {
 }
 
 /// What a scan running in another process (a worker) sends on, as it collects: a problem
-/// counted under its cause and wording, and each problem that is among the first of its
-/// cause when it comes (so the first ones of every worker reach the coordinator, which
-/// keeps the first of all).
+/// of an object counted under its cause and wording, and each problem that is among the
+/// first of its cause when it comes (so the first ones of every worker reach the
+/// coordinator, which keeps the first of all). Counts are per object, so that an object
+/// two scans of one query read counts once, as here.
 pub trait Forward: Send + Sync + fmt::Debug {
-    fn counted(&self, cause: &Cause, head: &str);
+    fn counted(&self, object: &str, cause: &Cause, head: &str);
     fn named(&self, problem: &Problem);
 }
 
@@ -273,10 +274,11 @@ impl Diagnostics {
             return;
         }
         let head = problem.head().to_string();
-        let cause = c.tally((problem.kind, problem.cause()), &head, 1);
+        let raw = (problem.kind, problem.cause());
         if let Some(forward) = &self.forward {
-            forward.counted(&cause, &head);
+            forward.counted(&problem.object, &raw, &head);
         }
+        let cause = c.tally(raw, &head, 1);
         if c.would_name(&cause, &problem)
             && let Some(forward) = &self.forward
         {
@@ -285,9 +287,9 @@ impl Diagnostics {
         c.name(cause, problem);
     }
 
-    /// Takes in what another process's scan collected (a worker's, see `Forward`): counts
-    /// per cause and wording, then the problems it named. Each process reads other
-    /// objects, so nothing here is a problem already seen.
+    /// Takes in what other processes' scans collected (workers', see `Forward`): counts
+    /// per cause and wording, each object counted once however many scans read it, then
+    /// the problems they named (each named once).
     pub fn absorb(
         &self,
         tallies: impl IntoIterator<Item = (Cause, String, u64)>,
@@ -298,6 +300,11 @@ impl Diagnostics {
             c.tally(cause, &head, count);
         }
         for problem in named {
+            let mut hasher = DefaultHasher::new();
+            problem.hash(&mut hasher);
+            if !c.seen.insert(hasher.finish()) {
+                continue;
+            }
             let mut cause = (problem.kind, problem.cause());
             if !c.tallies.contains_key(&cause) {
                 cause.1 = OTHER_CAUSES.to_string();
