@@ -293,3 +293,58 @@ fn workers_read_s3_with_their_own_credentials() {
 fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
+
+/// `--workers`, `SESLOG_WORKERS` and `workers` in the config file (per source) all put the
+/// scan on the workers; `seslog config` says where the value came from.
+#[test]
+fn workers_come_from_the_flag_the_environment_or_the_config_file() {
+    let w = Workdir::scenario();
+    let workers = Workers::start(2, &[]);
+    let list = workers.list();
+    let count = [
+        "--stats",
+        "--format",
+        "csv",
+        "sql",
+        "SELECT count(*) FROM seslogs",
+    ];
+    let on_workers = |out: &Output| {
+        workers.addresses.iter().all(|a| {
+            out.stderr
+                .contains(&format!("seslog: stats: worker={a} objects_read="))
+        })
+    };
+
+    let mut args = vec!["--source".to_string(), w.source()];
+    args.extend(owned(&count));
+    let out = run(&args, None, &[("SESLOG_WORKERS", &list)]).ok();
+    assert!(on_workers(&out), "{}", out.stderr);
+    let shown = run(
+        &owned(&["--source", &w.source(), "config"]),
+        None,
+        &[("SESLOG_WORKERS", &list)],
+    )
+    .ok();
+    let setting = shown.setting("workers");
+    assert!(
+        setting.contains(&list) && setting.contains("environment SESLOG_WORKERS"),
+        "{setting}"
+    );
+
+    let config = w.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources.prod]\nurl = {:?}\nworkers = {list:?}\n",
+            w.source()
+        ),
+    )
+    .unwrap();
+    let mut args = owned(&["--config", config.to_str().unwrap(), "--source", "prod"]);
+    args.extend(owned(&count));
+    let out = run(&args, None, &[]).ok();
+    assert!(on_workers(&out), "{}", out.stderr);
+    // Without any, the scan runs in the process: no worker lines.
+    let out = w.seslog(&count).ok();
+    assert!(!out.stderr.contains("worker="), "{}", out.stderr);
+}
