@@ -19,24 +19,13 @@ import subprocess
 import sys
 import time
 
+from compare import BOUNCE_RATE_BY_DOMAIN, COUNTS_PER_TYPE_AND_DAY
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 QUESTIONS = [
-    (
-        "event counts per type and day, everything (SQL)",
-        "SELECT eventtype, substr(mail.timestamp, 1, 10) AS day, count(*) AS n FROM seslogs GROUP BY 1, 2 ORDER BY 1, 2",
-    ),
-    (
-        "bounce rate by recipient domain, everything (SQL)",
-        """WITH sends AS (SELECT split_part(lower(d), '@', 2) AS domain, count(*) AS n
-                          FROM (SELECT unnest(mail.destination) AS d FROM seslogs WHERE event_type = 'Send') GROUP BY 1),
-                bounces AS (SELECT split_part(lower(r['emailaddress']), '@', 2) AS domain, count(*) AS n
-                            FROM (SELECT unnest(bounce.bouncedrecipients) AS r FROM seslogs
-                                  WHERE event_type = 'Bounce' AND bounce.bouncetype = 'Permanent') GROUP BY 1)
-           SELECT s.domain, s.n AS sends, coalesce(b.n, 0) AS bounces,
-                  round(100.0 * coalesce(b.n, 0) / s.n, 3) AS bounce_rate_pct
-           FROM sends s LEFT JOIN bounces b ON s.domain = b.domain ORDER BY 1""",
-    ),
+    ("event counts per type and day, everything (SQL)", COUNTS_PER_TYPE_AND_DAY),
+    ("bounce rate by recipient domain, everything (SQL)", BOUNCE_RATE_BY_DOMAIN),
 ]
 
 

@@ -30,6 +30,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# seslog's SQL for two of the questions (bench/cluster.py asks them too).
+COUNTS_PER_TYPE_AND_DAY = "SELECT eventtype, substr(mail.timestamp, 1, 10) AS day, count(*) AS n FROM seslogs GROUP BY 1, 2 ORDER BY 1, 2"
+BOUNCE_RATE_BY_DOMAIN = """
+    WITH sends AS (SELECT split_part(lower(d), '@', 2) AS domain, count(*) AS n
+                   FROM (SELECT unnest(mail.destination) AS d FROM seslogs WHERE event_type = 'Send') GROUP BY 1),
+         bounces AS (SELECT split_part(lower(r['emailaddress']), '@', 2) AS domain, count(*) AS n
+                     FROM (SELECT unnest(bounce.bouncedrecipients) AS r FROM seslogs
+                           WHERE event_type = 'Bounce' AND bounce.bouncetype = 'Permanent') GROUP BY 1)
+    SELECT s.domain, s.n AS sends, coalesce(b.n, 0) AS bounces,
+           round(100.0 * coalesce(b.n, 0) / s.n, 3) AS bounce_rate_pct
+    FROM sends s LEFT JOIN bounces b ON s.domain = b.domain ORDER BY 1"""
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
@@ -176,7 +189,7 @@ def main():
             "name": "event counts per type and day, everything (SQL)",
             "floor": [part],
             "seslog": [seslog, "--source", data, "--format", "csv", "sql",
-                       "SELECT eventtype, substr(mail.timestamp, 1, 10) AS day, count(*) AS n FROM seslogs GROUP BY 1, 2 ORDER BY 1, 2"],
+                       COUNTS_PER_TYPE_AND_DAY],
             "duckdb": f"""SELECT eventType, substr(mail.timestamp, 1, 10) AS day, count(*) AS n
                 FROM read_json({every}, format='newline_delimited', columns={{eventType: 'VARCHAR', mail: 'STRUCT(timestamp VARCHAR)'}})
                 GROUP BY 1, 2 ORDER BY 1, 2""",
@@ -185,15 +198,7 @@ def main():
         {
             "name": "bounce rate by recipient domain, everything (SQL)",
             "floor": [os.path.join(part, "Send"), os.path.join(part, "Bounce")],
-            "seslog": [seslog, "--source", data, "--format", "csv", "sql", """
-                WITH sends AS (SELECT split_part(lower(d), '@', 2) AS domain, count(*) AS n
-                               FROM (SELECT unnest(mail.destination) AS d FROM seslogs WHERE event_type = 'Send') GROUP BY 1),
-                     bounces AS (SELECT split_part(lower(r['emailaddress']), '@', 2) AS domain, count(*) AS n
-                                 FROM (SELECT unnest(bounce.bouncedrecipients) AS r FROM seslogs
-                                       WHERE event_type = 'Bounce' AND bounce.bouncetype = 'Permanent') GROUP BY 1)
-                SELECT s.domain, s.n AS sends, coalesce(b.n, 0) AS bounces,
-                       round(100.0 * coalesce(b.n, 0) / s.n, 3) AS bounce_rate_pct
-                FROM sends s LEFT JOIN bounces b ON s.domain = b.domain ORDER BY 1"""],
+            "seslog": [seslog, "--source", data, "--format", "csv", "sql", BOUNCE_RATE_BY_DOMAIN],
             "duckdb": f"""WITH t AS (SELECT * FROM read_json({send_bounce}, format='newline_delimited', columns={{
                     eventType: 'VARCHAR', mail: 'STRUCT(destination VARCHAR[])',
                     bounce: 'STRUCT(bounceType VARCHAR, bouncedRecipients STRUCT(emailAddress VARCHAR)[])'}})),

@@ -175,6 +175,22 @@ impl<'a> Layers<'a> {
         self.named.as_ref().and_then(|(_, n)| field(n))
     }
 
+    /// A setting a flag, the named source's section and the config file's top level can
+    /// each give (`key` names it in all three): the first that does, and where from.
+    fn layered(
+        &self,
+        key: &str,
+        flag: &Option<String>,
+        named: impl Fn(&NamedSource) -> Option<String>,
+        file: &Option<String>,
+    ) -> Option<(String, String)> {
+        first(vec![
+            (flag.clone(), self.flag(key)),
+            (self.named_field(named), self.section(key)),
+            (file.clone(), self.in_file(key)),
+        ])
+    }
+
     fn file_setting(&self) -> Setting {
         Setting {
             key: "config",
@@ -241,14 +257,12 @@ fn source(
 }
 
 fn layout(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<FirehoseLayout> {
-    let expression = first(vec![
-        (cli.layout.clone(), layers.flag("layout")),
-        (
-            layers.named_field(|n| n.layout.clone()),
-            layers.section("layout"),
-        ),
-        (layers.data.layout.clone(), layers.in_file("layout")),
-    ]);
+    let expression = layers.layered(
+        "layout",
+        &cli.layout,
+        |n| n.layout.clone(),
+        &layers.data.layout,
+    );
     let parse = |e: &str| Ok(FirehoseLayout::parse(e)?);
     layout_setting("layout", expression, DEFAULT_LAYOUT, parse, shown)
 }
@@ -259,17 +273,12 @@ fn error_layout(
     layers: &Layers,
     shown: &mut Vec<Setting>,
 ) -> Result<FirehoseLayout> {
-    let expression = first(vec![
-        (cli.error_layout.clone(), layers.flag("error_layout")),
-        (
-            layers.named_field(|n| n.error_layout.clone()),
-            layers.section("error_layout"),
-        ),
-        (
-            layers.data.error_layout.clone(),
-            layers.in_file("error_layout"),
-        ),
-    ]);
+    let expression = layers.layered(
+        "error_layout",
+        &cli.error_layout,
+        |n| n.error_layout.clone(),
+        &layers.data.error_layout,
+    );
     let parse = |e: &str| Ok(errorlog::layout(e)?);
     layout_setting(
         "error_layout",
@@ -447,22 +456,13 @@ fn tier(
     source: Option<&Location>,
     shown: &mut Vec<Setting>,
 ) -> Result<Option<Location>> {
-    let chosen = first(vec![
-        (cli.parquet.clone(), layers.flag("parquet")),
-        (
-            layers.named_field(|n| n.parquet.clone()),
-            layers.section("parquet"),
-        ),
-        (layers.data.parquet.clone(), layers.in_file("parquet")),
-    ]);
-    let (value, origin) = chosen
-        .clone()
-        .unwrap_or_else(|| (String::new(), "default (none)".into()));
-    shown.push(Setting {
-        key: "parquet",
-        value,
-        origin,
-    });
+    let chosen = layers.layered(
+        "parquet",
+        &cli.parquet,
+        |n| n.parquet.clone(),
+        &layers.data.parquet,
+    );
+    show_optional(shown, "parquet", &chosen, "default (none)");
     let Some((text, origin)) = chosen else {
         return Ok(None);
     };
@@ -486,24 +486,28 @@ fn tier(
     Ok(Some(location))
 }
 
-/// `--workers`/`SESLOG_WORKERS`, else the named source's `workers`, else the config file's.
-fn workers(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<Option<Workers>> {
-    let chosen = first(vec![
-        (cli.workers.clone(), layers.flag("workers")),
-        (
-            layers.named_field(|n| n.workers.clone()),
-            layers.section("workers"),
-        ),
-        (layers.data.workers.clone(), layers.in_file("workers")),
-    ]);
+/// Shows an optional setting: its value and where it came from, or that there is none.
+fn show_optional(
+    shown: &mut Vec<Setting>,
+    key: &'static str,
+    chosen: &Option<(String, String)>,
+    none: &str,
+) {
     let (value, origin) = chosen
         .clone()
-        .unwrap_or_else(|| (String::new(), "default (none: in this process)".into()));
-    shown.push(Setting {
-        key: "workers",
-        value,
-        origin,
-    });
+        .unwrap_or_else(|| (String::new(), none.to_string()));
+    shown.push(Setting { key, value, origin });
+}
+
+/// `--workers`/`SESLOG_WORKERS`, else the named source's `workers`, else the config file's.
+fn workers(cli: &GlobalArgs, layers: &Layers, shown: &mut Vec<Setting>) -> Result<Option<Workers>> {
+    let chosen = layers.layered(
+        "workers",
+        &cli.workers,
+        |n| n.workers.clone(),
+        &layers.data.workers,
+    );
+    show_optional(shown, "workers", &chosen, "default (none: in this process)");
     let Some((text, origin)) = chosen else {
         return Ok(None);
     };

@@ -2,7 +2,7 @@
 //! exact results on the shipped testdata, Trino's functions at the example values of
 //! Trino's documentation, the errors for what is not supported, and `athena-ddl`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::util::{Output, Workdir, run};
 
@@ -23,14 +23,7 @@ fn seslog(args: &[&str]) -> Output {
 /// `-- expect:` line, with nothing on stderr.
 #[test]
 fn athena_corpus_gives_the_expected_results() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/athena");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 12, "the corpus is {} files", files.len());
+    let files = super::util::athena_corpus();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let (_, expect) = text

@@ -5,7 +5,7 @@
 //! credentials.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::util::workers::Workers;
 use super::util::{self, Output, Workdir, run};
@@ -96,14 +96,7 @@ fn every_report_and_damaged_input_read_the_same_on_workers() {
 fn the_athena_corpus_reads_the_same_on_workers() {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ses-logs");
     let workers = Workers::start(2, &[]);
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/athena"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-            .collect();
-    files.sort();
-    assert!(files.len() >= 12, "the corpus is {} files", files.len());
+    let files = util::athena_corpus();
     for file in files {
         let args = ["--format", "csv", "sql", "-f", file.to_str().unwrap()];
         let out = same_on_workers(testdata.to_str().unwrap(), &workers, &args);

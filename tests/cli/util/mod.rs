@@ -73,6 +73,19 @@ pub fn every_report() -> Vec<Vec<&'static str>> {
     ]
 }
 
+/// The Athena corpus: every `tests/athena/*.sql`, by name.
+pub fn athena_corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/athena");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "the corpus is {} files", files.len());
+    files
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_seslog"))
 }
