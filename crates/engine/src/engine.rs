@@ -2,6 +2,7 @@
 //! over one source, seslog's Trino functions, and read-only SQL. Callers get a stream of
 //! batches and, after it ends, the scan's diagnostics and request counts.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -187,6 +188,7 @@ impl Engine {
         // Building the state again put DataFusion's own functions back over seslog's
         // (`element_at` resolved to DataFusion's map-only one).
         athena::register(&self.ctx);
+        self.progress.on_workers.store(true, Ordering::Relaxed);
         let read = workers
             .names()
             .iter()

@@ -381,6 +381,8 @@ pub struct Progress {
     /// A worker's scan also counts what it read here (its objects, their bytes), for the
     /// coordinator's `--stats`.
     mirror: Option<(Count, Count)>,
+    /// The scans run on workers: what they have read is known only at the end.
+    pub on_workers: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -411,6 +413,14 @@ impl Progress {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (done, total) = (get(&self.bytes_done), get(&self.bytes_total));
         let secs = elapsed.as_secs_f64();
+        if self.on_workers.load(Ordering::Relaxed) {
+            return format!(
+                "{} objects, {:.1} MB on workers, {} rows, {secs:.1}s",
+                get(&self.objects_total),
+                total as f64 / 1e6,
+                get(&self.rows),
+            );
+        }
         let left = if done > 0 && total > done {
             format!(", ~{:.1}s left", secs * (total - done) as f64 / done as f64)
         } else {
@@ -438,6 +448,23 @@ mod tests {
             ProblemKind::SkippedRecord,
             detail.into(),
         )
+    }
+
+    #[test]
+    fn progress_on_workers_says_what_was_planned_not_what_was_read() {
+        let progress = Progress::default();
+        progress.planned(3, 2_500_000);
+        progress.read(1_000_000);
+        let elapsed = std::time::Duration::from_secs(2);
+        assert_eq!(
+            progress.line(elapsed),
+            "1/3 objects, 1.0/2.5 MB, 0 rows, 2.0s, ~3.0s left"
+        );
+        progress.on_workers.store(true, Ordering::Relaxed);
+        assert_eq!(
+            progress.line(elapsed),
+            "3 objects, 2.5 MB on workers, 0 rows, 2.0s"
+        );
     }
 
     #[test]
