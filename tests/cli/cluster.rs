@@ -182,15 +182,17 @@ fn a_worker_that_is_down_is_named_before_any_work() {
     assert!(out.stderr.contains("--workers"), "{}", out.stderr);
 }
 
-/// A worker killed while the rows are streaming: exit 1 and a message naming it, never a
-/// partial answer taken for the whole.
+/// A worker killed while the rows are streaming: exit 1 and a message naming it, never an
+/// answer that looks whole. (Past the first 16 MiB stdout streams, so the header line says
+/// the query is under way; a worker that had already sent its rows still fails the query,
+/// when its counts cannot be gathered.)
 #[test]
 fn a_worker_killed_mid_query_is_named_and_the_run_fails() {
     let w = Workdir::empty();
     let first = chrono::NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
     seslog_gen::write_volume(w.path(), first, 3, 6000, 7).unwrap();
     let mut workers = Workers::start(2, &[]);
-    let args: Vec<String> = [
+    let args = owned(&[
         "--source",
         &w.source(),
         "--workers",
@@ -199,33 +201,21 @@ fn a_worker_killed_mid_query_is_named_and_the_run_fails() {
         "csv",
         "sql",
         "SELECT * FROM seslogs",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let mut child = util::command(&args, false, &[]).spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut header = String::new();
     stdout.read_line(&mut header).unwrap();
-    assert!(
-        header.starts_with("eventtype,") || header.contains(','),
-        "{header}"
-    );
+    assert!(header.starts_with("eventtype,"), "{header}");
     let killed = workers.addresses[0].clone();
     workers.kill(0);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    std::io::copy(&mut stdout, &mut std::io::sink()).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.starts_with(&format!("seslog: worker {killed}: ")),
         "{stderr}"
-    );
-    let records = seslog_gen::write_volume(&w.path().join("again"), first, 3, 6000, 7).unwrap();
-    assert!(
-        (rest.lines().count() as u64) < records,
-        "the answer is partial"
     );
 }
 
