@@ -235,9 +235,12 @@ fn deal(
     for i in 0..partitions * tasks {
         parts[i % tasks].push(groups.next().unwrap_or_default());
     }
+    // Every part as the scan, but its own objects (the scan's are not copied to each).
+    let mut template = config.clone();
+    template.file_groups.clear();
     let variants = parts.into_iter().enumerate().map(|(task, groups)| {
         let worker = &workers.names[workers.of_task(task)];
-        let part = FileScanConfigBuilder::from(config.clone())
+        let part = FileScanConfigBuilder::from(template.clone())
             .with_source(Arc::new(scan.for_worker(worker)))
             .with_file_groups(groups)
             .build();

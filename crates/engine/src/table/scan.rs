@@ -28,8 +28,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
 use crate::source::Source;
-use crate::table::decode::DecodePlan;
-use crate::table::decode::Tolerance;
+use crate::table::decode::{DecodePlan, Tolerance};
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
 use crate::table::prefetch::Prefetch;
@@ -74,13 +73,6 @@ pub struct SesSource {
     worker: Option<String>,
 }
 
-impl ScanWire {
-    /// The worker the scan is for.
-    pub(crate) fn worker(&self) -> Option<&str> {
-        self.worker.as_deref()
-    }
-}
-
 /// What a worker needs of a scan besides DataFusion's file scan config (the files, the
 /// schema, the projection and the limit cross in DataFusion's own protobuf form).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -91,6 +83,13 @@ pub(crate) struct ScanWire {
     prefilter: Option<Vec<String>>,
     needles: Vec<Needle>,
     worker: Option<String>,
+}
+
+impl ScanWire {
+    /// The worker the scan is for.
+    pub(crate) fn worker(&self) -> Option<&str> {
+        self.worker.as_deref()
+    }
 }
 
 impl SesSource {
