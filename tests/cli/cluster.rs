@@ -92,6 +92,71 @@ fn every_report_and_damaged_input_read_the_same_on_workers() {
     );
 }
 
+/// The Parquet tier through workers: every report prints what it prints in process with
+/// the tier (damaged objects, left out of the tier and read raw, named the same), and the
+/// figures of what was read of the tier are the same.
+#[test]
+fn the_parquet_tier_reads_the_same_on_workers() {
+    let w = Workdir::damaged();
+    let tier = w.path().join("tier").display().to_string();
+    let made = w
+        .seslog(&[
+            "--parquet",
+            &tier,
+            "--stats",
+            "compact",
+            "--to",
+            "2030-01-01",
+        ])
+        .ok();
+    assert!(made.stat("folders") > 10, "{}", made.stderr);
+    let workers = Workers::start(2, &[]);
+    let source = w.source();
+    for report in util::every_report() {
+        let mut args = vec!["--parquet", tier.as_str(), "--format", "csv"];
+        args.extend(&report);
+        args.extend(NOVEMBER);
+        same_on_workers(&source, &workers, &args);
+    }
+    for query in [
+        vec!["recipient", "bob@example.com"],
+        vec![
+            "sql",
+            "SELECT event_type, count(*) FROM seslogs GROUP BY 1 ORDER BY 1",
+        ],
+    ] {
+        let mut args = vec!["--parquet", tier.as_str(), "--stats", "--format", "csv"];
+        args.extend(&query);
+        if query[0] != "sql" {
+            args.extend(NOVEMBER);
+        }
+        let (local, remote) = in_process_and_on(&source, &workers, &args);
+        assert_eq!(remote.stdout, local.stdout, "{query:?}");
+        assert!(local.stat("parquet_folders") > 0, "{}", local.stderr);
+        for key in [
+            "objects_read",
+            "bytes_read",
+            "parquet_folders",
+            "raw_folders",
+            "objects_read_beside",
+            "parquet_files",
+            "row_groups_read",
+            "row_groups",
+            "parquet_rows_read",
+            "parquet_rows",
+            "parquet_bytes_read",
+            "parquet_bytes",
+        ] {
+            assert_eq!(
+                remote.stat(key),
+                local.stat(key),
+                "{query:?} {key}: {}",
+                remote.stderr
+            );
+        }
+    }
+}
+
 #[test]
 fn the_athena_corpus_reads_the_same_on_workers() {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ses-logs");

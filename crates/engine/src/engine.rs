@@ -173,16 +173,8 @@ impl Engine {
     /// has been reached. `s3`: how the workers reach an S3 source (their credentials are
     /// their own).
     pub async fn distribute(&mut self, workers: Workers, s3: &S3Settings) -> Result<()> {
-        if let Some(tier) = &self.tier {
-            return Err(Error::Tier {
-                what: tier.location.to_string(),
-                why: "the Parquet tier is not read through workers yet; query without the \
-                      tier, or without workers"
-                    .into(),
-            });
-        }
         workers.check().await?;
-        let options = SourceOptions::of(&self.source, s3)?;
+        let options = SourceOptions::of(&self.source, self.tier.as_deref(), s3)?;
         let state = cluster::coordinating(self.ctx.state(), &workers, options);
         self.ctx = SessionContext::new_with_state(state);
         // Building the state again put DataFusion's own functions back over seslog's
@@ -229,10 +221,14 @@ impl Engine {
         let diagnostics = self.diagnostics.clone();
         let counters = Arc::clone(&self.source.counters);
         let tally = Arc::clone(&cluster.tally);
+        let tier = self.tier.clone();
         let gather = async move {
-            Gathered::of(physical)
-                .await?
-                .fold_into(&diagnostics, &counters, &tally);
+            Gathered::of(physical).await?.fold_into(
+                &diagnostics,
+                &counters,
+                tier.as_deref(),
+                &tally,
+            );
             Ok(())
         };
         let tail = futures::stream::once(gather)

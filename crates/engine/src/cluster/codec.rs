@@ -4,6 +4,7 @@
 //! JSON beside it. A worker rebuilds the scan over the source its session opened
 //! (`worker::Session`), with diagnostics that record into the scan's metrics.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::datasource::physical_plan::{
@@ -25,6 +26,7 @@ use prost::Message;
 use crate::cluster::forward::Recorder;
 use crate::cluster::worker::Session;
 use crate::table::scan::{ScanWire, SesSource};
+use crate::tier::read::TierFile;
 
 /// Encodes and decodes seslog's scan; registered on the coordinator and on every worker.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,6 +39,10 @@ struct ScanNode {
     config: Option<protobuf::FileScanExecConf>,
     #[prost(string, tag = "2")]
     settings: String,
+    /// The files of the Parquet tier among the objects (DataFusion's protobuf does not
+    /// carry the mark a `PartitionedFile` has for them).
+    #[prost(string, repeated, tag = "3")]
+    tier_files: Vec<String>,
 }
 
 fn malformed(why: impl std::fmt::Display) -> DataFusionError {
@@ -73,7 +79,14 @@ impl PhysicalExtensionCodec for SesCodec {
             .transpose()?;
         // The file schema and then the partition columns, as DataFusion's own encoding has it.
         let table_schema = config.file_source().table_schema().table_schema();
-        let config = protobuf::FileScanExecConf {
+        let tier_files = config
+            .file_groups
+            .iter()
+            .flat_map(|group| group.iter())
+            .filter(|f| f.extension::<TierFile>().is_some())
+            .map(|f| f.path().to_string())
+            .collect();
+        let conf = protobuf::FileScanExecConf {
             file_groups: config
                 .file_groups
                 .iter()
@@ -95,8 +108,9 @@ impl PhysicalExtensionCodec for SesCodec {
         };
         let settings = serde_json::to_string(&scan.wire()).map_err(malformed)?;
         ScanNode {
-            config: Some(config),
+            config: Some(conf),
             settings,
+            tier_files,
         }
         .encode(buf)
         .map_err(malformed)
@@ -154,10 +168,20 @@ impl PhysicalExtensionCodec for SesCodec {
                 scan = projected;
             }
         }
+        let tier_files: HashSet<&str> = node.tier_files.iter().map(String::as_str).collect();
         let groups = conf
             .file_groups
             .iter()
-            .map(FileGroup::try_from)
+            .map(|group| {
+                let files = FileGroup::try_from(group)?
+                    .into_inner()
+                    .into_iter()
+                    .map(|file| match tier_files.contains(file.path().as_ref()) {
+                        true => file.with_extension(TierFile),
+                        false => file,
+                    });
+                Ok(FileGroup::new(files.collect()))
+            })
             .collect::<Result<Vec<_>>>()?;
         let config =
             FileScanConfigBuilder::new(ObjectStoreUrl::parse(&conf.object_store_url)?, scan)

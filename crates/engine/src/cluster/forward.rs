@@ -15,7 +15,8 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, Label, 
 use datafusion_distributed::{DistributedMetricsFormat, rewrite_distributed_plan_with_metrics};
 
 use crate::source::Counters;
-use crate::table::diagnostics::{Cause, Diagnostics, Forward, Problem, Progress};
+use crate::table::diagnostics::{Cause, Diagnostics, Forward, Mirror, Problem, Progress};
+use crate::tier::{Tier, TierStats};
 
 /// An object's count of one cause: labelled with `[object, [kind, cause], wording]` as JSON.
 const TALLY: &str = "seslog_problems";
@@ -23,6 +24,9 @@ const TALLY: &str = "seslog_problems";
 const NAMED: &str = "seslog_problem";
 const OBJECTS: &str = "seslog_objects_read";
 const BYTES: &str = "seslog_bytes_read";
+const TIER_ROW_GROUPS: &str = "seslog_tier_row_groups_read";
+const TIER_ROWS: &str = "seslog_tier_rows_read";
+const TIER_BYTES: &str = "seslog_tier_bytes_read";
 /// The label that says which worker read (`host:port`, as the user named it).
 const WORKER: &str = "seslog_worker";
 
@@ -45,7 +49,13 @@ impl Recorder {
             worker: worker.to_string(),
             tallies: Mutex::default(),
         });
-        let progress = Progress::mirrored(recorder.count(OBJECTS), recorder.count(BYTES));
+        let progress = Progress::mirrored(Mirror {
+            objects: recorder.count(OBJECTS),
+            bytes: recorder.count(BYTES),
+            tier_row_groups: recorder.count(TIER_ROW_GROUPS),
+            tier_rows: recorder.count(TIER_ROWS),
+            tier_bytes: recorder.count(TIER_BYTES),
+        });
         (Diagnostics::forwarding(recorder), Arc::new(progress))
     }
 
@@ -94,6 +104,8 @@ pub struct Gathered {
     /// Bytes sent between the processes: the plans sent to workers, and the rows (Arrow
     /// IPC) that crossed between them and back.
     shipped: u64,
+    /// What the workers read of the Parquet tier: row groups, rows, bytes.
+    tier: (u64, u64, u64),
 }
 
 /// The distributed engine's own measures of what crossed the network.
@@ -136,6 +148,9 @@ impl Gathered {
             return;
         };
         match name {
+            TIER_ROW_GROUPS => self.tier.0 += count,
+            TIER_ROWS => self.tier.1 += count,
+            TIER_BYTES => self.tier.2 += count,
             OBJECTS => self.read.entry(worker).or_default().0 += count,
             BYTES => self.read.entry(worker).or_default().1 += count,
             TALLY => {
@@ -157,7 +172,19 @@ impl Gathered {
 
     /// Into the coordinator's diagnostics and counters, as if its own scan had read it,
     /// and into `tally`.
-    pub(crate) fn fold_into(self, diagnostics: &Diagnostics, counters: &Counters, tally: &Tally) {
+    pub(crate) fn fold_into(
+        self,
+        diagnostics: &Diagnostics,
+        counters: &Counters,
+        tier: Option<&Tier>,
+        tally: &Tally,
+    ) {
+        if let Some(tier) = tier {
+            let (row_groups, rows, bytes) = self.tier;
+            TierStats::add(&tier.stats.row_groups_read, row_groups);
+            TierStats::add(&tier.stats.rows_read, rows);
+            tier.counters.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+        }
         let mut by_cause: BTreeMap<(Cause, String), u64> = BTreeMap::new();
         for ((_, cause, head), count) in self.tallies {
             *by_cause.entry((cause, head)).or_default() += count;

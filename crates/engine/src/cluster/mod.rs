@@ -41,6 +41,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::source::{Location, S3Settings, Source};
 use crate::table::scan::SesSource;
+use crate::tier::Tier;
 
 /// The workers a query may use, as the user named them (`host:port`), in that order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +127,8 @@ extensions_options! {
     pub struct SourceOptions {
         /// `s3://bucket[/prefix]`, or a directory every worker sees at the same path.
         pub location: String, default = String::new()
+        /// The Parquet tier (`--parquet`), where it is; empty: none.
+        pub tier: String, default = String::new()
         pub endpoint: String, default = String::new()
         pub region: String, default = String::new()
         pub timeout_ms: u64, default = crate::source::DEFAULT_TIMEOUT.as_millis() as u64
@@ -138,18 +141,21 @@ impl ConfigExtension for SourceOptions {
 }
 
 impl SourceOptions {
-    /// For `source`, reached as `s3` says. A local directory is named by its absolute
-    /// path, which every worker must see too.
-    pub fn of(source: &Source, s3: &S3Settings) -> Result<Self> {
-        let location = match &source.location {
+    /// For `source` and its tier, reached as `s3` says. A local directory is named by its
+    /// absolute path, which every worker must see too.
+    pub fn of(source: &Source, tier: Option<&Tier>, s3: &S3Settings) -> Result<Self> {
+        let named = |location: &Location| match location {
             Location::Local(dir) => std::path::absolute(dir)
-                .map_err(|e| Error::Source(format!("{}: {e}", dir.display())))?
-                .display()
-                .to_string(),
-            s3 @ Location::S3 { .. } => s3.to_string(),
+                .map(|dir| dir.display().to_string())
+                .map_err(|e| Error::Source(format!("{}: {e}", dir.display()))),
+            s3 @ Location::S3 { .. } => Ok(s3.to_string()),
         };
         Ok(Self {
-            location,
+            location: named(&source.location)?,
+            tier: tier
+                .map(|t| named(&t.location))
+                .transpose()?
+                .unwrap_or_default(),
             endpoint: s3.endpoint.clone().unwrap_or_default(),
             region: s3.region.clone().unwrap_or_default(),
             timeout_ms: s3.timeout.as_millis() as u64,
@@ -157,9 +163,14 @@ impl SourceOptions {
         })
     }
 
-    /// How a worker opens the source: the same place, its own credentials, no cache.
-    fn settings(&self) -> Result<(Location, S3Settings)> {
+    /// How a worker opens the source and the tier: the same places, its own credentials,
+    /// no cache.
+    fn settings(&self) -> Result<(Location, Option<Location>, S3Settings)> {
         let location = Location::parse(&self.location)?;
+        let tier = match self.tier.as_str() {
+            "" => None,
+            tier => Some(Location::parse(tier)?),
+        };
         let some = |s: &String| (!s.is_empty()).then(|| s.clone());
         let s3 = S3Settings {
             endpoint: some(&self.endpoint),
@@ -168,7 +179,7 @@ impl SourceOptions {
             retries: self.retries,
             ..S3Settings::default()
         };
-        Ok((location, s3))
+        Ok((location, tier, s3))
     }
 }
 

@@ -18,43 +18,59 @@ use tokio::sync::Mutex;
 use crate::cluster::SourceOptions;
 use crate::cluster::codec::SesCodec;
 use crate::source::Source;
+use crate::tier::Tier;
 
 /// What a query's tasks on this worker read from: the source the coordinator named. A
 /// session config extension, for `SesCodec` to find.
 #[derive(Debug)]
 pub(crate) struct Session {
     source: Source,
+    /// The Parquet tier the query reads from where it holds a folder, if any.
+    tier: Option<Arc<Tier>>,
 }
 
 impl Session {
-    pub(crate) fn source(&self) -> Source {
-        self.source.clone()
+    pub(crate) fn source(&self) -> (Source, Option<Arc<Tier>>) {
+        (self.source.clone(), self.tier.clone())
     }
 }
+
+/// A source as a worker opened it: with its tier, and a runtime that has its store.
+type Opened = (Source, Option<Arc<Tier>>, Arc<RuntimeEnv>);
 
 /// The sources this worker has opened, by where they are and how they are reached, each
 /// with a runtime that has its store.
 #[derive(Debug, Default)]
 struct Sources {
-    opened: Mutex<HashMap<String, (Source, Arc<RuntimeEnv>)>>,
+    opened: Mutex<HashMap<String, Opened>>,
 }
 
 impl Sources {
-    async fn open(&self, options: &SourceOptions) -> Result<(Source, Arc<RuntimeEnv>)> {
+    async fn open(&self, options: &SourceOptions) -> Result<Opened> {
         let key = format!(
-            "{}\n{}\n{}\n{}\n{}",
-            options.location, options.endpoint, options.region, options.timeout_ms, options.retries
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            options.location,
+            options.tier,
+            options.endpoint,
+            options.region,
+            options.timeout_ms,
+            options.retries
         );
         let mut opened = self.opened.lock().await;
         if let Some(source) = opened.get(&key) {
             return Ok(source.clone());
         }
-        let (location, s3) = options.settings()?;
+        let (location, tier, s3) = options.settings()?;
         let source = Source::open(location, &s3).await?;
+        let tier = match tier {
+            Some(tier) => Some(Arc::new(Tier::open(tier, &s3, false).await?)),
+            None => None,
+        };
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
         runtime.register_object_store(source.url.as_ref(), Arc::clone(&source.store));
-        opened.insert(key, (source.clone(), Arc::clone(&runtime)));
-        Ok((source, runtime))
+        let done = (source, tier, runtime);
+        opened.insert(key, done.clone());
+        Ok(done)
     }
 }
 
@@ -75,9 +91,9 @@ impl WorkerSessionBuilder for Sources {
             .ok_or_else(|| {
                 DataFusionError::Plan("a query without a seslog source reached a worker".into())
             })?;
-        let (source, runtime) = self.open(&options).await?;
+        let (source, tier, runtime) = self.open(&options).await?;
         let mut config = state.config().clone();
-        config.set_extension(Arc::new(Session { source }));
+        config.set_extension(Arc::new(Session { source, tier }));
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .with_runtime_env(runtime)

@@ -378,19 +378,43 @@ pub struct Progress {
     pub objects_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub rows: AtomicU64,
-    /// A worker's scan also counts what it read here (its objects, their bytes), for the
-    /// coordinator's `--stats`.
-    mirror: Option<(Count, Count)>,
+    /// A worker's scan also counts what it read here (its objects, their bytes; of the
+    /// Parquet tier, row groups, rows and bytes), for the coordinator's `--stats`.
+    mirror: Option<Mirror>,
     /// The scans run on workers: what they have read is known only at the end.
     pub on_workers: std::sync::atomic::AtomicBool,
 }
 
+/// The metrics a worker's scan counts what it read into.
+#[derive(Debug)]
+pub struct Mirror {
+    pub objects: Count,
+    pub bytes: Count,
+    pub tier_row_groups: Count,
+    pub tier_rows: Count,
+    pub tier_bytes: Count,
+}
+
 impl Progress {
-    /// Progress that also counts the objects read, and their bytes, into two metrics.
-    pub fn mirrored(objects: Count, bytes: Count) -> Self {
+    /// Progress that also counts what is read into metrics.
+    pub fn mirrored(mirror: Mirror) -> Self {
         Self {
-            mirror: Some((objects, bytes)),
+            mirror: Some(mirror),
             ..Self::default()
+        }
+    }
+
+    /// Whether what is read is also counted into metrics (on a worker).
+    pub fn mirrors(&self) -> bool {
+        self.mirror.is_some()
+    }
+
+    /// What was read of a Parquet tier file: row groups, rows and bytes (on a worker).
+    pub fn tier_read(&self, row_groups: u64, rows: u64, bytes: u64) {
+        if let Some(mirror) = &self.mirror {
+            mirror.tier_row_groups.add(row_groups as usize);
+            mirror.tier_rows.add(rows as usize);
+            mirror.tier_bytes.add(bytes as usize);
         }
     }
 
@@ -399,12 +423,18 @@ impl Progress {
         self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn read(&self, bytes: u64) {
+    /// A file of the Parquet tier read (its figures are the tier's, `tier_read`).
+    pub fn read_tier_file(&self, bytes: u64) {
         self.objects_done.fetch_add(1, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
-        if let Some((objects_read, bytes_read)) = &self.mirror {
-            objects_read.add(1);
-            bytes_read.add(bytes as usize);
+    }
+
+    /// An object of the source read.
+    pub fn read(&self, bytes: u64) {
+        self.read_tier_file(bytes);
+        if let Some(mirror) = &self.mirror {
+            mirror.objects.add(1);
+            mirror.bytes.add(bytes as usize);
         }
     }
 

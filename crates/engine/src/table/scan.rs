@@ -125,7 +125,7 @@ impl SesSource {
     pub(crate) fn from_wire(
         table_schema: TableSchema,
         wire: ScanWire,
-        source: Source,
+        (source, tier): (Source, Option<Arc<Tier>>),
         diagnostics: Diagnostics,
         progress: Arc<Progress>,
         metrics: ExecutionPlanMetricsSet,
@@ -136,7 +136,7 @@ impl SesSource {
             source,
             progress,
             prefilter: wire.prefilter_on,
-            tier: None,
+            tier,
         };
         let mut scan = Self::new(table_schema, settings, Arc::new(wire.reads))
             .with_prefilter(wire.prefilter.and_then(Prefilter::of_needles).map(Arc::new))
@@ -328,8 +328,27 @@ impl FileOpener for SesOpener {
             };
             let progress = Arc::clone(&self.settings.progress);
             return Ok(Box::pin(async move {
-                let stream = tier::read::open(tier, read, &file.object_meta).await?;
-                progress.read(file.object_meta.size);
+                let meta = &file.object_meta;
+                let stream = match progress.mirrors() {
+                    false => tier::read::open(tier, read, meta).await?,
+                    // On a worker: what this file's reading reads, counted apart and sent on
+                    // when the stream is done with (ended, or dropped under a LIMIT).
+                    true => {
+                        let apart = Arc::new(tier.counted_apart());
+                        let stream = tier::read::open(Arc::clone(&apart), read, meta).await?;
+                        let sent = TierReadSent {
+                            tier: apart,
+                            progress: Arc::clone(&progress),
+                        };
+                        stream
+                            .map(move |batch| {
+                                let _ = &sent;
+                                batch
+                            })
+                            .boxed()
+                    }
+                };
+                progress.read_tier_file(meta.size);
                 Ok(stream)
             }));
         }
@@ -359,6 +378,23 @@ impl FileOpener for SesOpener {
             let reader = ObjectReader::new(plan, bytes, name, settings.diagnostics);
             Ok(futures::stream::iter(reader).boxed())
         }))
+    }
+}
+
+/// What one tier file's reading read, sent on (`Progress::tier_read`) when dropped.
+struct TierReadSent {
+    tier: Arc<Tier>,
+    progress: Arc<Progress>,
+}
+
+impl Drop for TierReadSent {
+    fn drop(&mut self) {
+        let stats = &self.tier.stats;
+        self.progress.tier_read(
+            tier::TierStats::get(&stats.row_groups_read),
+            tier::TierStats::get(&stats.rows_read),
+            self.tier.counters.bytes(),
+        );
     }
 }
 

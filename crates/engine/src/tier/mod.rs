@@ -79,12 +79,29 @@ impl TierStats {
         counter.load(Ordering::Relaxed)
     }
 
-    fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
 impl Tier {
+    /// The same tier, with what is read through it counted apart (stats and bytes): a
+    /// worker's figures for one file, to send back to the coordinator.
+    pub(crate) fn counted_apart(&self) -> Tier {
+        let counters = Arc::new(Counters::default());
+        Tier {
+            location: self.location.clone(),
+            store: Arc::new(CountingStore::new(
+                Arc::clone(&self.store),
+                counters.clone(),
+            )),
+            writer: Arc::clone(&self.writer),
+            root: self.root.clone(),
+            counters,
+            stats: Arc::default(),
+        }
+    }
+
     /// Opens the tier at `location`; `create`: make a local directory that is not there yet
     /// (compaction), else a missing one is an error (a mistyped path must not quietly
     /// turn every query into a raw scan).
