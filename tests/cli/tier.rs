@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::util::s3::S3Server;
-use super::util::{self, Output, Workdir, run};
+use super::util::{self, Output, Workdir, compact, run};
 
 /// Every built-in report over November, and SQL questions that read every kind of column.
 /// (`errors` reads Firehose's error prefix, which the tier does not hold.)
@@ -34,20 +34,6 @@ fn questions() -> Vec<Vec<&'static str>> {
         all.push(vec!["sql", sql]);
     }
     all
-}
-
-fn compact(w: &Workdir, tier: &Path, extra: &[&str]) -> Output {
-    let tier = tier.display().to_string();
-    let mut args = vec![
-        "--parquet",
-        &tier,
-        "--stats",
-        "compact",
-        "--to",
-        "2030-01-01",
-    ];
-    args.extend(extra);
-    w.seslog(&args)
 }
 
 /// `seslog ARGS` with and without the tier: the same exit code, stdout and warnings.

@@ -73,6 +73,21 @@ pub fn every_report() -> Vec<Vec<&'static str>> {
     ]
 }
 
+/// `seslog compact` of every closed day of `w` into the tier at `tier`, with `--stats`.
+pub fn compact(w: &Workdir, tier: &Path, extra: &[&str]) -> Output {
+    let tier = tier.display().to_string();
+    let mut args = vec![
+        "--parquet",
+        &tier,
+        "--stats",
+        "compact",
+        "--to",
+        "2030-01-01",
+    ];
+    args.extend(extra);
+    w.seslog(&args)
+}
+
 /// The Athena corpus: every `tests/athena/*.sql`, by name.
 pub fn athena_corpus() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/athena");
