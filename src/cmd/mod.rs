@@ -204,7 +204,7 @@ async fn run_command(command: Command, config: Arc<Config>) -> Result<ExitCode> 
         Command::AthenaDdl(args) => ddl::run(&args, config),
         Command::Cache(args) => cache::run(&args, config),
         Command::Compact(args) => compact::run(args, config).await,
-        Command::Worker(args) => worker::run(args).await,
+        Command::Worker(args) => worker::run(args, config).await,
         Command::Completions { .. } | Command::Man => {
             unreachable!("completions and man are answered before the runtime starts")
         }

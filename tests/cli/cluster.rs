@@ -330,6 +330,45 @@ fn workers_read_s3_with_their_own_credentials() {
     );
 }
 
+/// A worker keeps the S3 objects it fetches in its object cache, and the next query's
+/// objects come from there: `--stats` counts them as cached, not as GETs, as in process.
+#[test]
+fn workers_keep_what_they_fetch_in_their_object_cache() {
+    let w = Workdir::empty();
+    seslog_gen::write_tree(&w.path().join("logs"), &seslog_gen::scenario_objects()).unwrap();
+    let server = util::s3::S3Server::start(w.path());
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = server.env();
+    env.push(("SESLOG_NO_CACHE", "0".into()));
+    env.push(("SESLOG_CACHE_DIR", cache.path().display().to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let workers = Workers::start(2, &env);
+    let server_env = server.env();
+    let coordinator: Vec<(&str, &str)> = server_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = owned(&[
+        "--workers",
+        &workers.list(),
+        "--source",
+        "s3://logs",
+        "--stats",
+        "--format",
+        "csv",
+        "sql",
+        "SELECT event_type, count(*) FROM seslogs GROUP BY 1 ORDER BY 1",
+    ]);
+    let first = run(&args, None, &coordinator).ok();
+    let objects = first.stat("objects_read");
+    assert!(objects > 20, "{}", first.stderr);
+    assert_eq!(first.stat("get_requests"), objects);
+    assert_eq!(first.stat("cached_objects"), 0);
+    let again = run(&args, None, &coordinator).ok();
+    assert_eq!(again.stdout, first.stdout);
+    assert_eq!(again.stat("objects_read"), objects);
+    assert_eq!(again.stat("cached_objects"), objects, "{}", again.stderr);
+    assert_eq!(again.stat("get_requests"), 0);
+    assert_eq!(again.stat("bytes_read"), first.stat("bytes_read"));
+}
+
 fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }

@@ -24,6 +24,8 @@ const TALLY: &str = "seslog_problems";
 const NAMED: &str = "seslog_problem";
 const OBJECTS: &str = "seslog_objects_read";
 const BYTES: &str = "seslog_bytes_read";
+const CACHED_OBJECTS: &str = "seslog_cached_objects";
+const CACHED_BYTES: &str = "seslog_cached_bytes";
 const TIER_ROW_GROUPS: &str = "seslog_tier_row_groups_read";
 const TIER_ROWS: &str = "seslog_tier_rows_read";
 const TIER_BYTES: &str = "seslog_tier_bytes_read";
@@ -52,6 +54,8 @@ impl Recorder {
         let progress = Progress::mirrored(Mirror {
             objects: recorder.count(OBJECTS),
             bytes: recorder.count(BYTES),
+            cached_objects: recorder.count(CACHED_OBJECTS),
+            cached_bytes: recorder.count(CACHED_BYTES),
             tier_row_groups: recorder.count(TIER_ROW_GROUPS),
             tier_rows: recorder.count(TIER_ROWS),
             tier_bytes: recorder.count(TIER_BYTES),
@@ -106,6 +110,8 @@ pub struct Gathered {
     shipped: u64,
     /// What the workers read of the Parquet tier: row groups, rows, bytes.
     tier: (u64, u64, u64),
+    /// Of the objects read, those the workers' object caches held, and their bytes.
+    cached: (u64, u64),
 }
 
 /// The distributed engine's own measures of what crossed the network.
@@ -148,6 +154,8 @@ impl Gathered {
             return;
         };
         match name {
+            CACHED_OBJECTS => self.cached.0 += count,
+            CACHED_BYTES => self.cached.1 += count,
             TIER_ROW_GROUPS => self.tier.0 += count,
             TIER_ROWS => self.tier.1 += count,
             TIER_BYTES => self.tier.2 += count,
@@ -193,10 +201,24 @@ impl Gathered {
             .into_iter()
             .map(|((cause, head), count)| (cause, head, count));
         diagnostics.absorb(tallies, self.named);
+        // Objects read are fetched or cached, as in `Counters::objects` and `bytes`.
+        let (cached_objects, cached_bytes) = self.cached;
+        let (objects, bytes) = self
+            .read
+            .values()
+            .fold((0, 0), |(o, b), (objects, bytes)| (o + objects, b + bytes));
+        let add = |counter: &std::sync::atomic::AtomicU64, n: u64| {
+            counter.fetch_add(n, Ordering::Relaxed);
+        };
+        add(
+            &counters.get_requests,
+            objects.saturating_sub(cached_objects),
+        );
+        add(&counters.bytes_read, bytes.saturating_sub(cached_bytes));
+        add(&counters.cached_objects, cached_objects);
+        add(&counters.cached_bytes, cached_bytes);
         let mut tally = tally.lock().expect("workers' tally lock");
         for (worker, (objects, bytes)) in self.read {
-            counters.get_requests.fetch_add(objects, Ordering::Relaxed);
-            counters.bytes_read.fetch_add(bytes, Ordering::Relaxed);
             let sum = tally.read.entry(worker).or_default();
             sum.0 += objects;
             sum.1 += bytes;

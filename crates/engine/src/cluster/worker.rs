@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::cluster::SourceOptions;
 use crate::cluster::codec::SesCodec;
-use crate::source::Source;
+use crate::source::{Location, ObjectCache, Source};
 use crate::tier::Tier;
 
 /// What a query's tasks on this worker read from: the source the coordinator named. A
@@ -42,6 +42,8 @@ type Opened = (Source, Option<Arc<Tier>>, Arc<RuntimeEnv>);
 /// with a runtime that has its store.
 #[derive(Debug, Default)]
 struct Sources {
+    /// Where objects fetched from S3 are kept, if anywhere (the worker's own cache).
+    cache: Option<Arc<ObjectCache>>,
     opened: Mutex<HashMap<String, Opened>>,
 }
 
@@ -60,7 +62,10 @@ impl Sources {
         if let Some(source) = opened.get(&key) {
             return Ok(source.clone());
         }
-        let (location, tier, s3) = options.settings()?;
+        let (location, tier, mut s3) = options.settings()?;
+        if matches!(location, Location::S3 { .. }) {
+            s3.cache = self.cache.clone();
+        }
         let source = Source::open(location, &s3).await?;
         let tier = match tier {
             Some(tier) => Some(Arc::new(Tier::open(tier, &s3, false).await?)),
@@ -105,9 +110,13 @@ impl WorkerSessionBuilder for Sources {
     }
 }
 
-/// Serves queries on `listener` until the process is stopped.
-pub async fn serve(listener: TcpListener) -> crate::Result<()> {
-    let worker = Worker::from_session_builder(Sources::default());
+/// Serves queries on `listener` until the process is stopped, keeping the S3 objects it
+/// fetches in `cache`, if given.
+pub async fn serve(listener: TcpListener, cache: Option<Arc<ObjectCache>>) -> crate::Result<()> {
+    let worker = Worker::from_session_builder(Sources {
+        cache,
+        ..Sources::default()
+    });
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(worker.into_worker_server())

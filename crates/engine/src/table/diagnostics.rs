@@ -390,6 +390,9 @@ pub struct Progress {
 pub struct Mirror {
     pub objects: Count,
     pub bytes: Count,
+    /// Of those, the objects (and their bytes) the worker's object cache held.
+    pub cached_objects: Count,
+    pub cached_bytes: Count,
     pub tier_row_groups: Count,
     pub tier_rows: Count,
     pub tier_bytes: Count,
@@ -407,6 +410,14 @@ impl Progress {
     /// Whether what is read is also counted into metrics (on a worker).
     pub fn mirrors(&self) -> bool {
         self.mirror.is_some()
+    }
+
+    /// An object that came from the object cache, not from S3 (on a worker).
+    pub fn cached(&self, bytes: u64) {
+        if let Some(mirror) = &self.mirror {
+            mirror.cached_objects.add(1);
+            mirror.cached_bytes.add(bytes as usize);
+        }
     }
 
     /// What was read of a Parquet tier file: row groups, rows and bytes (on a worker).

@@ -431,6 +431,7 @@ pub(crate) async fn fetch(
         if let Some(bytes) = cached {
             let counters = &source.counters;
             counters.cached_objects.fetch_add(1, Ordering::Relaxed);
+            settings.progress.cached(bytes.len() as u64);
             counters
                 .cached_bytes
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
