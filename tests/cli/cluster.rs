@@ -369,6 +369,96 @@ fn workers_keep_what_they_fetch_in_their_object_cache() {
     assert_eq!(again.stat("bytes_read"), first.stat("bytes_read"));
 }
 
+/// `--offline` holds on workers too: each answers from its own object cache and fetches
+/// nothing. Workers whose caches hold the objects give the online answer with no GET; workers
+/// with empty caches fail, naming the object, rather than go to S3; a worker with no cache
+/// cannot answer offline at all.
+#[test]
+fn offline_workers_answer_from_their_caches_and_fetch_nothing() {
+    let w = Workdir::empty();
+    seslog_gen::write_tree(&w.path().join("logs"), &seslog_gen::scenario_objects()).unwrap();
+    let server = util::s3::S3Server::start(w.path());
+    let with_cache = |dir: &std::path::Path| {
+        let mut env = server.env();
+        env.push(("SESLOG_NO_CACHE", "0".into()));
+        env.push(("SESLOG_CACHE_DIR", dir.display().to_string()));
+        env
+    };
+    let (coordinator_cache, warm_cache, cold_cache) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let coordinator = with_cache(coordinator_cache.path());
+    let coordinator: Vec<(&str, &str)> =
+        coordinator.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let start = |env: Vec<(&'static str, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Workers::start(2, &env)
+    };
+    let query = |workers: &Workers, offline: bool| {
+        let mut args = owned(&[
+            "--workers",
+            &workers.list(),
+            "--source",
+            "s3://logs",
+            "--stats",
+        ]);
+        if offline {
+            args.push("--offline".into());
+        }
+        args.extend(owned(&[
+            "--format",
+            "csv",
+            "sql",
+            "SELECT event_type, count(*) FROM seslogs GROUP BY 1 ORDER BY 1",
+        ]));
+        run(&args, None, &coordinator)
+    };
+
+    let warm = start(with_cache(warm_cache.path()));
+    let online = query(&warm, false).ok();
+    let offline = query(&warm, true).ok();
+    assert_eq!(offline.stdout, online.stdout);
+    assert_eq!(offline.stat("get_requests"), 0, "{}", offline.stderr);
+    assert_eq!(offline.stat("cached_objects"), online.stat("objects_read"));
+
+    // The coordinator's listing is cached, but these workers' caches are empty.
+    let cold = start(with_cache(cold_cache.path()));
+    let out = query(&cold, true);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("is not in the cache, and nothing is fetched offline"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        cold.addresses
+            .iter()
+            .any(|a| out.stderr.contains(&format!("worker {a}"))),
+        "{}",
+        out.stderr
+    );
+
+    let mut no_cache = server.env();
+    no_cache.push(("SESLOG_NO_CACHE", "1".into()));
+    let uncached = start(no_cache);
+    let out = query(&uncached, true);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        uncached
+            .addresses
+            .iter()
+            .any(|a| out.stderr.contains(&format!(
+                "seslog: worker {a}: s3://logs cannot be read offline without the object cache"
+            ))),
+        "{}",
+        out.stderr
+    );
+}
+
 fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }

@@ -40,7 +40,8 @@ impl std::fmt::Display for Carried {
 
 impl std::error::Error for Carried {}
 
-fn carry(e: DataFusionError, worker: &str) -> DataFusionError {
+/// `e`, as the coordinator reads it back (see `blame`).
+pub(crate) fn carry(e: DataFusionError, worker: &str) -> DataFusionError {
     let sent = match Error::from(e) {
         Error::Strict { problem, unit } => Sent::Strict {
             problem: *problem,

@@ -11,7 +11,7 @@
 pub mod codec;
 mod failure;
 
-pub(crate) use failure::{blame, on_worker};
+pub(crate) use failure::{blame, carry, on_worker};
 pub mod forward;
 pub mod worker;
 
@@ -133,6 +133,8 @@ extensions_options! {
         pub region: String, default = String::new()
         pub timeout_ms: u64, default = crate::source::DEFAULT_TIMEOUT.as_millis() as u64
         pub retries: usize, default = crate::source::DEFAULT_RETRIES
+        /// `--offline`: each worker answers from its own object cache, and fetches nothing.
+        pub offline: bool, default = false
     }
 }
 
@@ -160,11 +162,12 @@ impl SourceOptions {
             region: s3.region.clone().unwrap_or_default(),
             timeout_ms: s3.timeout.as_millis() as u64,
             retries: s3.retries,
+            offline: source.offline,
         })
     }
 
     /// How a worker opens the source and the tier: the same places, its own credentials,
-    /// no cache.
+    /// no cache (the worker gives its own), offline if the query is.
     fn settings(&self) -> Result<(Location, Option<Location>, S3Settings)> {
         let location = Location::parse(&self.location)?;
         let tier = match self.tier.as_str() {
@@ -177,6 +180,7 @@ impl SourceOptions {
             region: some(&self.region),
             timeout: Duration::from_millis(self.timeout_ms),
             retries: self.retries,
+            offline: self.offline,
             ..S3Settings::default()
         };
         Ok((location, tier, s3))

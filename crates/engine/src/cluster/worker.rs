@@ -44,19 +44,22 @@ type Opened = (Source, Option<Arc<Tier>>, Arc<RuntimeEnv>);
 struct Sources {
     /// Where objects fetched from S3 are kept, if anywhere (the worker's own cache).
     cache: Option<Arc<ObjectCache>>,
+    /// The address it listens on, to name it in an error before any scan has its name.
+    listening: String,
     opened: Mutex<HashMap<String, Opened>>,
 }
 
 impl Sources {
     async fn open(&self, options: &SourceOptions) -> Result<Opened> {
         let key = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
             options.location,
             options.tier,
             options.endpoint,
             options.region,
             options.timeout_ms,
-            options.retries
+            options.retries,
+            options.offline
         );
         let mut opened = self.opened.lock().await;
         if let Some(source) = opened.get(&key) {
@@ -96,7 +99,10 @@ impl WorkerSessionBuilder for Sources {
             .ok_or_else(|| {
                 DataFusionError::Plan("a query without a seslog source reached a worker".into())
             })?;
-        let (source, tier, runtime) = self.open(&options).await?;
+        let (source, tier, runtime) = self
+            .open(&options)
+            .await
+            .map_err(|e| super::carry(e, &self.listening))?;
         let mut config = state.config().clone();
         config.set_extension(Arc::new(Session { source, tier }));
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
@@ -113,8 +119,13 @@ impl WorkerSessionBuilder for Sources {
 /// Serves queries on `listener` until the process is stopped, keeping the S3 objects it
 /// fetches in `cache`, if given.
 pub async fn serve(listener: TcpListener, cache: Option<Arc<ObjectCache>>) -> crate::Result<()> {
+    let listening = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "(address unknown)".into());
     let worker = Worker::from_session_builder(Sources {
         cache,
+        listening,
         ..Sources::default()
     });
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
