@@ -132,6 +132,37 @@ fn offline_makes_no_request_at_all() {
     assert_eq!(gone.ok().stdout, online.stdout);
 }
 
+/// A local directory is read with no request, so `--offline` changes nothing there. Before,
+/// it asked for a cached listing, which a local source never has: the query could not run.
+#[test]
+fn offline_reads_a_local_source_as_it_is() {
+    let w = Workdir::scenario();
+    let args = |offline: bool| {
+        let mut args = vec!["--source".to_string(), w.source()];
+        if offline {
+            args.push("--offline".into());
+        }
+        args.extend(
+            [
+                "--format",
+                "csv",
+                "summary",
+                "--from",
+                "2024-11-01",
+                "--to",
+                "2024-11-30",
+            ]
+            .map(String::from),
+        );
+        args
+    };
+    let online = run(&args(false), None, &[]).ok();
+    let offline = run(&args(true), None, &[]).ok();
+    assert_eq!(offline.stdout, online.stdout);
+    assert!(offline.stdout.lines().count() > 1, "{}", offline.stdout);
+    assert_eq!(offline.stderr, online.stderr);
+}
+
 #[test]
 fn offline_names_what_the_cache_does_not_hold() {
     let c = Cached::new();

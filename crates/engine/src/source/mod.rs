@@ -338,7 +338,8 @@ impl Source {
                     rejected,
                     retries: s3.retries,
                     cache: None,
-                    offline: s3.offline,
+                    // Reading a directory makes no request: offline holds nothing back.
+                    offline: false,
                     notices: Default::default(),
                 })
             }
