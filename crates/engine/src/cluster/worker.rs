@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::config::ExtensionOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -51,16 +52,13 @@ struct Sources {
 
 impl Sources {
     async fn open(&self, options: &SourceOptions) -> Result<Opened> {
-        let key = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
-            options.location,
-            options.tier,
-            options.endpoint,
-            options.region,
-            options.timeout_ms,
-            options.retries,
-            options.offline
-        );
+        // Every option, so a source opened one way is never reused for a query that asks
+        // for it another way (a field added to `SourceOptions` is in the key by itself).
+        let key = options
+            .entries()
+            .into_iter()
+            .map(|e| format!("{}={}\n", e.key, e.value.unwrap_or_default()))
+            .collect::<String>();
         let mut opened = self.opened.lock().await;
         if let Some(source) = opened.get(&key) {
             return Ok(source.clone());
