@@ -162,6 +162,30 @@ fn the_athena_corpus_reads_the_same_on_workers() {
     }
 }
 
+/// Many small objects of one folder, read a bundle at a time on each worker: every
+/// object's rows, and its damage named, exactly as in process.
+#[test]
+fn small_objects_read_together_read_the_same_on_workers() {
+    let w = Workdir::empty();
+    let expected = util::small_objects(&w);
+    let workers = Workers::start(2, &[]);
+    let query = "SELECT input_file_name() AS f, count(*) AS n FROM seslogs GROUP BY 1 ORDER BY 1";
+    let out = same_on_workers(&w.source(), &workers, &["--format", "csv", "sql", query]);
+    assert_eq!(out.rows().len(), expected.len());
+    let total = "SELECT count(*), count(DISTINCT mail.messageid) FROM seslogs";
+    let out = same_on_workers(&w.source(), &workers, &["--format", "csv", "sql", total]);
+    let rows: u64 = expected.values().sum();
+    assert_eq!(out.rows(), vec![util::row(&[&rows.to_string(), "299"])]);
+    assert_eq!(
+        out.warnings().last().copied(),
+        Some(
+            "seslog: warning: 1 record skipped, 1 damaged object (use --strict to make this an error)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Every object is read once, by one worker; each worker reads some of a multi-day query;
 /// `EXPLAIN` shows the scan dealt out to both.
 #[test]

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::util::{Workdir, row};
+use super::util::{self, Workdir, row};
 
 #[test]
 fn damaged_input_is_skipped_named_and_counted() {
@@ -111,5 +111,75 @@ fn back_to_back_records_keep_braces_inside_strings() {
             row(&["Braces }{ in the subject"]),
             row(&["Braces }{ in the subject"])
         ]
+    );
+}
+
+/// A folder of many small objects is read a bundle of objects at a time (fewer files opened
+/// than objects), and each object is still checked, named and counted on its own: a checksum
+/// failure drops that object's records only, a malformed record is named with its own
+/// object and line, and every row keeps the object it came from.
+#[test]
+fn small_objects_read_together_are_each_checked_and_named() {
+    let w = Workdir::empty();
+    let expected = util::small_objects(&w);
+
+    let out = w
+        .seslog(&[
+            "--stats",
+            "sql",
+            "SELECT input_file_name() AS f, count(*) AS n FROM seslogs GROUP BY 1 ORDER BY 1",
+        ])
+        .ok();
+    let got: std::collections::BTreeMap<String, u64> = out
+        .rows()
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(out.stat("objects_read"), 300);
+    let folder = format!("{}/partitioned/Open/2024/11/08", w.source());
+    let warnings = out.warnings();
+    assert!(
+        warnings.iter().any(|l| l.starts_with(&format!(
+            "seslog: warning: damaged object: {folder}/o-0100.gz: "
+        ))),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        warnings.iter().any(|l| l.starts_with(&format!(
+            "seslog: warning: skipped record: {folder}/o-0200.gz line 2 (byte "
+        ))),
+        "{}",
+        out.stderr
+    );
+
+    // The same without `input_file_name()` (objects read together, their rows in one
+    // batch): the same total, and fewer files opened than objects read.
+    let out = w
+        .seslog(&[
+            "--stats",
+            "sql",
+            "EXPLAIN ANALYZE SELECT count(*) FROM seslogs",
+        ])
+        .ok();
+    let plan = out.stdout.replace('\n', " ");
+    let files_opened: u64 = plan
+        .split("files_opened=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no files_opened in {plan}"));
+    assert!(files_opened < 100, "{files_opened} files opened: {plan}");
+    // A limit stops within a bundle: no more objects are read than its rows need.
+    let out = w
+        .seslog(&["--stats", "sql", "SELECT mail.messageid FROM seslogs LIMIT 3"])
+        .ok();
+    assert_eq!(out.rows().len(), 3);
+    assert!(out.stat("objects_read") <= 6, "{}", out.stderr);
+    let total = w.seslog(&["sql", "SELECT count(*) FROM seslogs"]).ok();
+    assert_eq!(
+        total.rows(),
+        vec![row(&[&expected.values().sum::<u64>().to_string()])]
     );
 }

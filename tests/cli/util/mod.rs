@@ -54,6 +54,45 @@ impl Workdir {
     }
 }
 
+/// Writes 300 small objects into one folder (Open, 2024/11/08) of `w`: 1 to 4 records each;
+/// `o-0100.gz` fails its gzip checksum, `o-0200.gz` has a malformed record at line 2 between
+/// two good ones. Returns the rows each object gives, by key.
+pub fn small_objects(w: &Workdir) -> std::collections::BTreeMap<String, u64> {
+    let mut objects = Vec::new();
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..300u64 {
+        let mail = testgen::Mail::new(
+            &format!("0100019b-small-{i:06}"),
+            "2024-11-08T10:00:00.000Z",
+            &[&format!("r{i}@example.com")],
+            "Small",
+        );
+        let record = mail.open("2024-11-08T10:05:00.000Z").record.to_string();
+        let key = format!("partitioned/Open/2024/11/08/o-{i:04}.gz");
+        let (text, rows) = match i {
+            // A malformed record between two good ones.
+            200 => (
+                format!(
+                    "{record}\n{{\"eventType\":\"Open\",\"mail\":{{\"messageId\": oops}}}}\n{record}\n"
+                ),
+                2,
+            ),
+            _ => (format!("{record}\n").repeat(1 + i as usize % 4), 1 + i % 4),
+        };
+        let mut bytes = testgen::gzip(text.as_bytes());
+        if i == 100 {
+            // The CRC-32 in the gzip trailer no longer matches: nothing of it is kept.
+            let at = bytes.len() - 8;
+            bytes[at] ^= 0xff;
+        } else {
+            expected.insert(key.clone(), rows);
+        }
+        objects.push(testgen::Object { key, bytes });
+    }
+    testgen::write_tree(w.path(), &objects).unwrap();
+    expected
+}
+
 /// Every built-in report, with an address or message id of the scenario where it takes
 /// one (`reports.rs` checks that none is missing).
 pub fn every_report() -> Vec<Vec<&'static str>> {

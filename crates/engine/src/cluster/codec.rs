@@ -25,6 +25,7 @@ use prost::Message;
 
 use crate::cluster::forward::Recorder;
 use crate::cluster::worker::Session;
+use crate::table::bundle;
 use crate::table::scan::{ScanWire, SesSource};
 use crate::tier::read::TierFile;
 
@@ -87,10 +88,12 @@ impl PhysicalExtensionCodec for SesCodec {
             .map(|f| f.path().to_string())
             .collect();
         let conf = protobuf::FileScanExecConf {
+            // A bundle crosses as its members, bundled again on the worker.
             file_groups: config
                 .file_groups
                 .iter()
-                .map(TryInto::try_into)
+                .map(|group| FileGroup::new(bundle::unbundle(group.iter().cloned())))
+                .map(|group| (&group).try_into())
                 .collect::<Result<_>>()?,
             schema: Some(table_schema.as_ref().try_into()?),
             table_partition_cols: config
@@ -180,7 +183,7 @@ impl PhysicalExtensionCodec for SesCodec {
                         true => file.with_extension(TierFile),
                         false => file,
                     });
-                Ok(FileGroup::new(files.collect()))
+                Ok(FileGroup::new(bundle::bundle(files.collect(), 1)))
             })
             .collect::<Result<Vec<_>>>()?;
         let config =

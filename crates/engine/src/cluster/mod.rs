@@ -40,6 +40,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::source::{Location, S3Settings, Source};
+use crate::table::bundle;
 use crate::table::scan::SesSource;
 use crate::tier::Tier;
 
@@ -224,7 +225,12 @@ fn desired_tasks(
     ev: DesiredTaskCountEvent,
 ) -> Option<datafusion::error::Result<DesiredTaskCountEventResponse>> {
     let (config, _) = ses_scan(ev.plan)?;
-    let objects: usize = config.file_groups.iter().map(FileGroup::len).sum();
+    let objects: usize = config
+        .file_groups
+        .iter()
+        .flat_map(|group| group.iter())
+        .map(|file| bundle::objects(file).len())
+        .sum();
     Some(Ok(DesiredTaskCountEventResponse::desired(objects.max(1))))
 }
 
@@ -239,12 +245,16 @@ fn deal(
     let (config, scan) = ses_scan(ev.plan)?;
     let partitions = ev.plan.output_partitioning().partition_count();
     let tasks = ev.task_count.max(1);
-    let files: Vec<PartitionedFile> = config
-        .file_groups
-        .iter()
-        .flat_map(|group| group.iter().cloned())
-        .collect();
-    let mut groups = crate::table::spread(files, partitions * tasks).into_iter();
+    // Dealt object by object, and bundled again within each part.
+    let files: Vec<PartitionedFile> = bundle::unbundle(
+        config
+            .file_groups
+            .iter()
+            .flat_map(|group| group.iter().cloned()),
+    );
+    let mut groups = crate::table::spread(files, partitions * tasks)
+        .into_iter()
+        .map(|group| FileGroup::new(bundle::bundle(group.into_inner(), 1)));
     let mut parts: Vec<Vec<FileGroup>> = vec![Vec::with_capacity(partitions); tasks];
     // Group i goes to task i % tasks, so every task has its share of large and small.
     for i in 0..partitions * tasks {

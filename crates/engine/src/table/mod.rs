@@ -5,6 +5,7 @@
 //! `DataSourceExec` with our `SesSource`. Filters on partition columns are therefore
 //! `Exact`; everything else is left to DataFusion.
 
+pub(crate) mod bundle;
 pub mod decode;
 #[cfg(test)]
 mod decode_properties;
@@ -265,7 +266,8 @@ impl TableProvider for SesLogTable {
             files.len() as u64,
             files.iter().map(|f| f.object_meta.size).sum(),
         );
-        let groups = spread(files, state.config().target_partitions());
+        let partitions = state.config().target_partitions();
+        let groups = spread(bundle::bundle(files, partitions), partitions);
 
         let reads = state
             .config()

@@ -46,7 +46,9 @@ impl SharedProjection {
         file_schema: &Schema,
     ) -> Result<Arc<dyn FileOpener>> {
         if names_input_file(&projection.source)? {
-            return ProjectionOpener::try_new(projection, inner, file_schema);
+            // Every row names its own object: a bundle is opened member by member.
+            let opener = ProjectionOpener::try_new(projection, inner, file_schema)?;
+            return Ok(Arc::new(crate::table::bundle::PerMember { inner: opener }));
         }
         Ok(Arc::new(Self::new(projection, inner, file_schema)?))
     }

@@ -28,6 +28,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
 use crate::source::Source;
+use crate::table::bundle::{self, Bundle};
 use crate::table::decode::{DecodePlan, Tolerance};
 use crate::table::diagnostics::{Diagnostics, Progress};
 use crate::table::nested::ReadPaths;
@@ -221,7 +222,7 @@ impl FileSource for SesSource {
                     .iter()
                     .flat_map(|group| group.iter())
                     .filter(|f| f.extension::<TierFile>().is_none())
-                    .map(|f| f.object_meta.clone());
+                    .flat_map(bundle::objects);
                 Arc::new(Prefetch::new(
                     objects,
                     Arc::clone(&object_store),
@@ -236,6 +237,7 @@ impl FileSource for SesSource {
             plan: Arc::new(plan),
             settings: self.settings.clone(),
             tier: tier.transpose()?,
+            bundle_rows: base_config.limit.unwrap_or(batch_size).min(batch_size),
         });
         let opener = match &self.worker {
             Some(worker) => crate::cluster::on_worker(opener, worker),
@@ -316,6 +318,9 @@ struct SesOpener {
     settings: ScanSettings,
     /// The tier and what to read of its files, when the scan has any.
     tier: Option<(Arc<Tier>, Arc<TierRead>)>,
+    /// Rows handed on at once from a bundle of small objects: the batch size, or the scan's
+    /// limit when that is smaller (`LIMIT 10` reads no more objects than it needs).
+    bundle_rows: usize,
 }
 
 impl FileOpener for SesOpener {
@@ -352,32 +357,71 @@ impl FileOpener for SesOpener {
                 Ok(stream)
             }));
         }
-        let store = Arc::clone(&self.store);
-        let prefetch = self.prefetch.clone();
-        let plan = Arc::clone(&self.plan);
-        let settings = self.settings.clone();
+        let read = ObjectRead {
+            store: Arc::clone(&self.store),
+            prefetch: self.prefetch.clone(),
+            plan: Arc::clone(&self.plan),
+            settings: self.settings.clone(),
+        };
+        if let Some(bundle) = file.extension::<Bundle>() {
+            let members = bundle.members.to_vec();
+            let rows = self.bundle_rows;
+            return Ok(Box::pin(async move {
+                let batches = futures::stream::iter(members)
+                    .then(move |meta| read.clone().open(meta))
+                    .flat_map(|reader| match reader {
+                        Ok(reader) => futures::stream::iter(reader).boxed(),
+                        Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+                    })
+                    .boxed();
+                Ok(bundle::coalesced(batches, rows))
+            }));
+        }
         Ok(Box::pin(async move {
-            let name = settings
-                .source
-                .location
-                .object_name(&file.object_meta.location);
             if let Some(range) = &file.range {
+                let name = read.name(&file.object_meta);
                 return Err(DataFusionError::Internal(format!(
                     "{name} was split into byte range {}..{}; objects are read whole",
                     range.start, range.end
                 )));
             }
-            let bytes = match prefetch {
-                Some(prefetch) => prefetch.open(&file.object_meta, &name).await?,
-                None => {
-                    let meta = &file.object_meta;
-                    fetch(store.as_ref(), meta, &name, &settings, Keep::InCache).await?
-                }
-            };
-            settings.progress.read(bytes.len() as u64);
-            let reader = ObjectReader::new(plan, bytes, name, settings.diagnostics);
+            let reader = read.open(file.object_meta).await?;
             Ok(futures::stream::iter(reader).boxed())
         }))
+    }
+}
+
+/// What reading one object needs.
+#[derive(Clone)]
+struct ObjectRead {
+    store: Arc<dyn ObjectStore>,
+    prefetch: Option<Arc<Prefetch>>,
+    plan: Arc<DecodePlan>,
+    settings: ScanSettings,
+}
+
+impl ObjectRead {
+    fn name(&self, meta: &ObjectMeta) -> String {
+        self.settings.source.location.object_name(&meta.location)
+    }
+
+    /// The object's bytes (fetched ahead, from the cache, or fetched now), to be decoded.
+    async fn open(self, meta: ObjectMeta) -> Result<ObjectReader> {
+        let name = self.name(&meta);
+        let bytes = match &self.prefetch {
+            Some(prefetch) => prefetch.open(&meta, &name).await?,
+            None => {
+                let (store, settings) = (self.store.as_ref(), &self.settings);
+                fetch(store, &meta, &name, settings, Keep::InCache).await?
+            }
+        };
+        self.settings.progress.read(bytes.len() as u64);
+        Ok(ObjectReader::new(
+            self.plan,
+            bytes,
+            name,
+            self.settings.diagnostics,
+        ))
     }
 }
 
