@@ -26,26 +26,14 @@ fn damaged_input_is_skipped_named_and_counted() {
     let open_line_2 = format!(
         "seslog: warning: skipped record: {day}/Open/2024/11/08/malformed-middle.gz line 2 (byte "
     );
-    assert!(
-        warnings.iter().any(|l| l.starts_with(&open_line_2)),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        warnings.iter().any(|l| l.starts_with(&format!(
-            "seslog: warning: damaged object: {day}/Click/2024/11/08/truncated.gz: "
-        ))),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        warnings.iter().any(|l| l.starts_with(&format!(
-            "seslog: warning: skipped record: {day}/Click/2024/11/08/truncated.gz line {} ",
-            kept_clicks + 1
-        ))),
-        "{}",
-        out.stderr
-    );
+    out.assert_warned(&open_line_2);
+    out.assert_warned(&format!(
+        "seslog: warning: damaged object: {day}/Click/2024/11/08/truncated.gz: "
+    ));
+    out.assert_warned(&format!(
+        "seslog: warning: skipped record: {day}/Click/2024/11/08/truncated.gz line {} ",
+        kept_clicks + 1
+    ));
     assert!(warnings.iter().any(|l| *l == format!("seslog: warning: ignored object: {day}/Bounce/2024/11/08/README.txt: not JSON event data (does not start with '{{')")), "{}", out.stderr);
     assert!(warnings.iter().any(|l| *l == format!("seslog: warning: skipped record: {day}/Complaint/2024/11/08/not-ses.gz line 1 (byte 0): not an SES record (neither eventType nor notificationType, nor an SNS notification)")), "{}", out.stderr);
     assert_eq!(
@@ -138,21 +126,12 @@ fn small_objects_read_together_are_each_checked_and_named() {
     assert_eq!(got, expected);
     assert_eq!(out.stat("objects_read"), 300);
     let folder = format!("{}/partitioned/Open/2024/11/08", w.source());
-    let warnings = out.warnings();
-    assert!(
-        warnings.iter().any(|l| l.starts_with(&format!(
-            "seslog: warning: damaged object: {folder}/o-0100.gz: "
-        ))),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        warnings.iter().any(|l| l.starts_with(&format!(
-            "seslog: warning: skipped record: {folder}/o-0200.gz line 2 (byte "
-        ))),
-        "{}",
-        out.stderr
-    );
+    out.assert_warned(&format!(
+        "seslog: warning: damaged object: {folder}/o-0100.gz: "
+    ));
+    out.assert_warned(&format!(
+        "seslog: warning: skipped record: {folder}/o-0200.gz line 2 (byte "
+    ));
 
     // The same without `input_file_name()` (objects read together, their rows in one
     // batch): the same total, and fewer files opened than objects read.
@@ -173,7 +152,11 @@ fn small_objects_read_together_are_each_checked_and_named() {
     assert!(files_opened < 100, "{files_opened} files opened: {plan}");
     // A limit stops within a bundle: no more objects are read than its rows need.
     let out = w
-        .seslog(&["--stats", "sql", "SELECT mail.messageid FROM seslogs LIMIT 3"])
+        .seslog(&[
+            "--stats",
+            "sql",
+            "SELECT mail.messageid FROM seslogs LIMIT 3",
+        ])
         .ok();
     assert_eq!(out.rows().len(), 3);
     assert!(out.stat("objects_read") <= 6, "{}", out.stderr);

@@ -327,6 +327,15 @@ impl Output {
             .filter(|l| l.starts_with("seslog: warning:"))
             .collect()
     }
+
+    /// Asserts that one of the warnings starts with `prefix`.
+    pub fn assert_warned(&self, prefix: &str) {
+        assert!(
+            self.warnings().iter().any(|l| l.starts_with(prefix)),
+            "no warning starts with {prefix:?}:\n{}",
+            self.stderr
+        );
+    }
 }
 
 /// Owned strings from literals, for comparing rows.
