@@ -245,16 +245,14 @@ fn deal(
     let (config, scan) = ses_scan(ev.plan)?;
     let partitions = ev.plan.output_partitioning().partition_count();
     let tasks = ev.task_count.max(1);
-    // Dealt object by object, and bundled again within each part.
+    // Dealt object by object; each worker bundles its part again (`codec.rs`).
     let files: Vec<PartitionedFile> = bundle::unbundle(
         config
             .file_groups
             .iter()
             .flat_map(|group| group.iter().cloned()),
     );
-    let mut groups = crate::table::spread(files, partitions * tasks)
-        .into_iter()
-        .map(|group| FileGroup::new(bundle::bundle(group.into_inner(), 1)));
+    let mut groups = crate::table::spread(files, partitions * tasks).into_iter();
     let mut parts: Vec<Vec<FileGroup>> = vec![Vec::with_capacity(partitions); tasks];
     // Group i goes to task i % tasks, so every task has its share of large and small.
     for i in 0..partitions * tasks {

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::Poll;
 
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -145,29 +146,29 @@ pub(crate) fn coalesced(
         let mut count = 0;
         loop {
             match batches.poll_next_unpin(cx) {
-                std::task::Poll::Ready(Some(Ok(batch))) => {
+                Poll::Ready(Some(Ok(batch))) => {
                     count += batch.num_rows();
                     if batch.num_rows() > 0 {
                         held.push(batch);
                     }
                     if count >= rows {
-                        return std::task::Poll::Ready(Some(joined(held)));
+                        return Poll::Ready(Some(joined(held)));
                     }
                 }
-                std::task::Poll::Ready(Some(Err(e))) => {
-                    return std::task::Poll::Ready(Some(Err(e)));
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Some(Err(e)));
                 }
-                std::task::Poll::Ready(None) => {
-                    return std::task::Poll::Ready(match held.is_empty() {
+                Poll::Ready(None) => {
+                    return Poll::Ready(match held.is_empty() {
                         true => None,
                         false => Some(joined(held)),
                     });
                 }
-                std::task::Poll::Pending => {
+                Poll::Pending => {
                     // Nothing can be held across a `Pending`: hand on what there is.
                     return match held.is_empty() {
-                        true => std::task::Poll::Pending,
-                        false => std::task::Poll::Ready(Some(joined(held))),
+                        true => Poll::Pending,
+                        false => Poll::Ready(Some(joined(held))),
                     };
                 }
             }
