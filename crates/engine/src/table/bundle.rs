@@ -126,10 +126,10 @@ pub(crate) fn unbundle(files: impl IntoIterator<Item = PartitionedFile>) -> Vec<
 }
 
 /// The objects `file` reads: a bundle's members, or the file's own object.
-pub(crate) fn objects(file: &PartitionedFile) -> Vec<ObjectMeta> {
+pub(crate) fn objects(file: &PartitionedFile) -> &[ObjectMeta] {
     match file.extension::<Bundle>() {
-        Some(bundle) => bundle.members.to_vec(),
-        None => vec![file.object_meta.clone()],
+        Some(bundle) => &bundle.members,
+        None => std::slice::from_ref(&file.object_meta),
     }
 }
 

@@ -222,7 +222,7 @@ impl FileSource for SesSource {
                     .iter()
                     .flat_map(|group| group.iter())
                     .filter(|f| f.extension::<TierFile>().is_none())
-                    .flat_map(bundle::objects);
+                    .flat_map(|f| bundle::objects(f).iter().cloned());
                 Arc::new(Prefetch::new(
                     objects,
                     Arc::clone(&object_store),
