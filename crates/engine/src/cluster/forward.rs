@@ -6,7 +6,7 @@
 //! counts and `--stats` read as in a local run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::error::Result;
@@ -16,7 +16,7 @@ use datafusion_distributed::{DistributedMetricsFormat, rewrite_distributed_plan_
 
 use crate::source::Counters;
 use crate::table::diagnostics::{Cause, Diagnostics, Forward, Mirror, Problem, Progress};
-use crate::tier::{Tier, TierStats};
+use crate::tier::Tier;
 
 /// An object's count of one cause: labelled with `[object, [kind, cause], wording]` as JSON.
 const TALLY: &str = "seslog_problems";
@@ -187,11 +187,14 @@ impl Gathered {
         tier: Option<&Tier>,
         tally: &Tally,
     ) {
+        let add = |counter: &AtomicU64, n: u64| {
+            counter.fetch_add(n, Ordering::Relaxed);
+        };
         if let Some(tier) = tier {
             let (row_groups, rows, bytes) = self.tier;
-            TierStats::add(&tier.stats.row_groups_read, row_groups);
-            TierStats::add(&tier.stats.rows_read, rows);
-            tier.counters.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+            add(&tier.stats.row_groups_read, row_groups);
+            add(&tier.stats.rows_read, rows);
+            add(&tier.counters.bytes_read, bytes);
         }
         let mut by_cause: BTreeMap<(Cause, String), u64> = BTreeMap::new();
         for ((_, cause, head), count) in self.tallies {
@@ -207,9 +210,6 @@ impl Gathered {
             .read
             .values()
             .fold((0, 0), |(o, b), (objects, bytes)| (o + objects, b + bytes));
-        let add = |counter: &std::sync::atomic::AtomicU64, n: u64| {
-            counter.fetch_add(n, Ordering::Relaxed);
-        };
         add(
             &counters.get_requests,
             objects.saturating_sub(cached_objects),
