@@ -434,15 +434,19 @@ impl Progress {
         self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// A file of the Parquet tier read (its figures are the tier's, `tier_read`).
-    pub fn read_tier_file(&self, bytes: u64) {
+    fn done(&self, bytes: u64) {
         self.objects_done.fetch_add(1, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// A file of the Parquet tier read (its figures are the tier's, `tier_read`).
+    pub fn read_tier_file(&self, bytes: u64) {
+        self.done(bytes);
+    }
+
     /// An object of the source read.
     pub fn read(&self, bytes: u64) {
-        self.read_tier_file(bytes);
+        self.done(bytes);
         if let Some(mirror) = &self.mirror {
             mirror.objects.add(1);
             mirror.bytes.add(bytes as usize);
