@@ -3,6 +3,7 @@
 floor (decompressing the objects a question reads, on 2 threads, and nothing else).
 
     bench/compare.py [--days 14] [--mails 40000] [--runs 3] [--no-s3] [--s3-latency-ms 10]
+                     [--s3-server lean|s3s-fs]
 
 Generates the data with `seslog-gen volume` (once, under bench/data/), runs each question
 with seslog and with DuckDB alternately, and prints medians of wall time and peak memory
@@ -10,8 +11,8 @@ with seslog and with DuckDB alternately, and prints medians of wall time and pea
 so both binaries are first dropped from the page cache to start alike).
 It checks that both give the same values where they print the same columns, and that
 seslog's count(*) equals the records in the objects. Then the lookup and a full scan again
-with the objects behind an S3-compatible server on this machine (`bench/s3-serve`, the
-tests' s3s-fs as a program), beside the same on local disk. It prints figures; it asserts nothing about
+with the objects behind an S3-compatible server on this machine (`bench/s3-serve`: a lean
+server over the folder, or the tests' s3s-fs), beside the same on local disk. It prints figures; it asserts nothing about
 speed. DuckDB: `pip install duckdb-cli` (or --duckdb PATH).
 """
 
@@ -120,6 +121,11 @@ def main():
     ap.add_argument("--duckdb", default=None)
     ap.add_argument("--seslog", default=None, help="this seslog binary, not target/release's")
     ap.add_argument("--no-s3", action="store_true", help="leave out the S3 leg")
+    ap.add_argument("--s3-only", action="store_true", help="only the S3 leg")
+    ap.add_argument("--s3-server", choices=["lean", "s3s-fs"], default="lean",
+                    help="the S3 leg's server: lean (one directory read per LIST, one file "
+                         "read per GET) or s3s-fs (the tests' server, much heavier on the "
+                         "cores it shares with seslog)")
     ap.add_argument("--s3-latency-ms", type=float, default=0,
                     help="add this much latency to every S3 request (bench/latency_proxy.py)")
     args = ap.parse_args()
@@ -231,7 +237,7 @@ def main():
     ]
 
     table = []
-    for q in questions:
+    for q in [] if args.s3_only else questions:
         floor_s = []
         for _ in range(args.runs):
             start = time.monotonic()
@@ -257,6 +263,13 @@ def main():
         f_t = statistics.median(floor_s)
         table.append((q["name"], d_t, s_t, f_t, d_m, s_m, d_a, s_a, n, same))
 
+    if table:
+        print_table(table, args)
+    if not args.no_s3:
+        s3_leg(args, data, [questions[0], questions[1]])
+
+
+def print_table(table, args):
     print()
     print("| question | DuckDB CLI | seslog | seslog / DuckDB | gunzip floor (2 threads) | seslog / floor "
           "| peak RSS DuckDB / seslog | of which allocated (RssAnon) DuckDB / seslog | rows | same values |")
@@ -265,13 +278,13 @@ def main():
         print(f"| {name} | {d_t:.2f} s | {s_t:.2f} s | {s_t / d_t:.2f}x | {f_t:.2f} s | {s_t / f_t:.2f}x | "
               f"{d_m:.0f} / {s_m:.0f} MiB | {d_a:.0f} / {s_a:.0f} MiB | {n} | {'yes' if same else 'NO'} |")
     print(f"\nmedians of {args.runs} runs, seslog and DuckDB alternating; {os.cpu_count()} cores")
-    if not args.no_s3:
-        s3_leg(args, data, [questions[0], questions[1]])
 
 
 # The S3 leg: the same questions with the objects behind an S3-compatible server on this
-# machine (s3s-fs, the server the tests use; it shares the 2 cores and computes each
-# object's MD5 for its ETag on every LIST and GET).
+# machine. It shares the 2 cores with seslog, so its own cost counts against seslog: the
+# default is a lean server (bench/s3-serve/src/folder.rs); s3s-fs, the server the tests
+# use, walks the whole subtree on every LIST, reads each object twice per GET (once for its
+# MD5 ETag) and hops to a thread pool for each file operation.
 S3_KEY, S3_SECRET = "SESLOGBENCHKEY", "seslog-bench-secret"
 
 
@@ -280,7 +293,8 @@ def s3_leg(args, data, questions):
     sh(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/s3-serve/Cargo.toml",
         "--target-dir", target], cwd=ROOT)
     serve = os.path.join(target, "release/s3-serve")
-    server = subprocess.Popen([serve, os.path.dirname(data), S3_KEY, S3_SECRET],
+    server = subprocess.Popen([serve] + (["--s3s-fs"] if args.s3_server == "s3s-fs" else [])
+                              + [os.path.dirname(data), S3_KEY, S3_SECRET],
                               stdout=subprocess.PIPE, text=True)
     try:
         endpoint = server.stdout.readline().strip()
@@ -297,7 +311,7 @@ def s3_leg(args, data, questions):
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
         bucket = "s3://" + os.path.basename(data)
         cache = os.path.join(ROOT, "target/bench-cache")
-        print()
+        print(f"\nS3 server: {args.s3_server} (bench/s3-serve{' --s3s-fs' if args.s3_server == 's3s-fs' else ''}), on the same 2 cores")
         print("| question | seslog, local disk | seslog, S3 on this machine | S3 / local | S3 again, from the cache | cached / local | same rows |")
         print("|---|---|---|---|---|---|---|")
         for q in questions:

@@ -1,26 +1,37 @@
 //! An S3-compatible server over a local folder, for the S3 leg of `bench/compare.py`:
-//! s3s-fs (the server the tests start) over HTTP on 127.0.0.1, each sub-folder of ROOT a
-//! bucket, with the credentials given. It prints its endpoint on stdout, then serves
-//! until killed.
+//! over HTTP on 127.0.0.1, each sub-folder of ROOT a bucket, with the credentials given
+//! (SigV4 checked by s3s). It prints its endpoint on stdout, then serves until killed.
+//! By default the lean server of `folder.rs`; with `--s3s-fs`, s3s-fs (the server the
+//! tests start).
 //!
-//!     cargo run --release --manifest-path bench/s3-serve/Cargo.toml -- ROOT ACCESS_KEY SECRET_KEY
+//!     cargo run --release --manifest-path bench/s3-serve/Cargo.toml -- [--s3s-fs] ROOT ACCESS_KEY SECRET_KEY
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+mod folder;
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let s3s_fs = args.first().is_some_and(|a| a == "--s3s-fs");
+    if s3s_fs {
+        args.remove(0);
+    }
     let [root, access, secret] = args.as_slice() else {
-        eprintln!("usage: s3-serve ROOT ACCESS_KEY SECRET_KEY");
+        eprintln!("usage: s3-serve [--s3s-fs] ROOT ACCESS_KEY SECRET_KEY");
         std::process::exit(2);
     };
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-    let service = {
-        let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(access.as_str(), secret.as_str()));
+    let auth = SimpleAuth::from_single(access.as_str(), secret.as_str());
+    let service = if s3s_fs {
+        let mut b = S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).expect("s3s-fs root"));
+        b.set_auth(auth);
+        b.build()
+    } else {
+        let mut b = S3ServiceBuilder::new(folder::Folder::new(root));
+        b.set_auth(auth);
         b.build()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
