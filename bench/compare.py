@@ -293,19 +293,24 @@ def s3_leg(args, data, questions):
     sh(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/s3-serve/Cargo.toml",
         "--target-dir", target], cwd=ROOT)
     serve = os.path.join(target, "release/s3-serve")
-    server = subprocess.Popen([serve] + (["--s3s-fs"] if args.s3_server == "s3s-fs" else [])
+    lean = args.s3_server == "lean"
+    # S3 answers in tens of milliseconds; the local server in well under one. The lean
+    # server waits itself (a sleeping task costs no CPU); in front of s3s-fs, a proxy does.
+    delay = ["--latency-ms", str(args.s3_latency_ms)] if lean and args.s3_latency_ms else []
+    server = subprocess.Popen([serve] + delay + ([] if lean else ["--s3s-fs"])
                               + [os.path.dirname(data), S3_KEY, S3_SECRET],
                               stdout=subprocess.PIPE, text=True)
+    proxy = None
     try:
         endpoint = server.stdout.readline().strip()
-        if args.s3_latency_ms:
-            # S3 answers in tens of milliseconds; the local server in well under one.
+        if args.s3_latency_ms and not lean:
             port = endpoint.rsplit(":", 1)[1]
             proxy = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench/latency_proxy.py"),
                                       "38111", port, str(args.s3_latency_ms / 1000)],
                                      stdout=subprocess.PIPE, text=True)
             proxy.stdout.readline()
             endpoint = "http://127.0.0.1:38111"
+        if args.s3_latency_ms:
             print(f"\nS3 requests delayed by {args.s3_latency_ms:g} ms")
         env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET,
                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
@@ -335,7 +340,7 @@ def s3_leg(args, data, questions):
             print(f"| {q['name']} | {l_t:.2f} s | {r_t:.2f} s | {r_t / l_t:.2f}x | {c_t:.2f} s | {c_t / l_t:.2f}x | {'yes' if same else 'NO'} |")
     finally:
         server.kill()
-        if args.s3_latency_ms:
+        if proxy:
             proxy.kill()
 
 

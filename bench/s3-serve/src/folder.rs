@@ -11,7 +11,7 @@
 //! modification time (S3's ETag is opaque to clients; multipart ETags are no MD5 either).
 
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use s3s::dto::*;
@@ -20,11 +20,23 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 #[derive(Debug)]
 pub struct Folder {
     root: PathBuf,
+    /// Added before every answer: S3's request latency, without spending the CPU a proxy
+    /// would (a sleeping task costs nothing).
+    latency: Duration,
 }
 
 impl Folder {
-    pub fn new(root: &str) -> Self {
-        Self { root: PathBuf::from(root) }
+    pub fn new(root: &str, latency: Duration) -> Self {
+        Self {
+            root: PathBuf::from(root),
+            latency,
+        }
+    }
+
+    async fn wait(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     fn bucket(&self, bucket: &str) -> S3Result<PathBuf> {
@@ -37,7 +49,10 @@ impl Folder {
 
     fn object(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
         let relative = Path::new(key);
-        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
             return Err(s3_error!(NoSuchKey));
         }
         Ok(self.bucket(bucket)?.join(relative))
@@ -46,7 +61,7 @@ impl Folder {
 
 /// What a LIST answers with: an object, or (with the delimiter) a common prefix.
 enum Entry {
-    Object(Object),
+    Object(Box<Object>),
     Prefix(String),
 }
 
@@ -68,14 +83,14 @@ fn e_tag(meta: &std::fs::Metadata) -> ETag {
     ETag::Strong(format!("{modified:x}-{:x}", meta.len()))
 }
 
-fn object(key: String, meta: &std::fs::Metadata) -> Object {
-    Object {
+fn object(key: String, meta: &std::fs::Metadata) -> Box<Object> {
+    Box::new(Object {
         key: Some(key),
         size: Some(meta.len() as i64),
         last_modified: meta.modified().ok().map(Timestamp::from),
         e_tag: Some(e_tag(meta)),
         ..Default::default()
-    }
+    })
 }
 
 /// Every file below `dir` (whose key is `key`, ending in `/` unless empty).
@@ -101,6 +116,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.wait().await;
         let input = req.input;
         let bucket = self.bucket(&input.bucket)?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -158,12 +174,14 @@ impl S3 for Folder {
         let max_keys = input.max_keys.unwrap_or(1000).max(0) as usize;
         let truncated = entries.len() > max_keys;
         entries.truncate(max_keys);
-        let next = truncated.then(|| entries.last().map(|e| e.key().to_owned())).flatten();
+        let next = truncated
+            .then(|| entries.last().map(|e| e.key().to_owned()))
+            .flatten();
         let key_count = entries.len() as i32;
         let (mut contents, mut prefixes) = (Vec::new(), Vec::new());
         for entry in entries {
             match entry {
-                Entry::Object(o) => contents.push(o),
+                Entry::Object(o) => contents.push(*o),
                 Entry::Prefix(p) => prefixes.push(CommonPrefix { prefix: Some(p) }),
             }
         }
@@ -187,6 +205,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.wait().await;
         let input = req.input;
         let path = self.object(&input.bucket, &input.key)?;
         let meta = std::fs::metadata(&path).map_err(|_| s3_error!(NoSuchKey))?;
@@ -200,7 +219,10 @@ impl S3 for Folder {
             Some(range) => {
                 let r = range.check(len)?;
                 let content_range = format!("bytes {}-{}/{len}", r.start, r.end - 1);
-                (whole.slice(r.start as usize..r.end as usize), Some(content_range))
+                (
+                    whole.slice(r.start as usize..r.end as usize),
+                    Some(content_range),
+                )
             }
         };
         Ok(S3Response::new(GetObjectOutput {
@@ -217,6 +239,7 @@ impl S3 for Folder {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.wait().await;
         let input = req.input;
         let path = self.object(&input.bucket, &input.key)?;
         let meta = std::fs::metadata(&path).map_err(|_| s3_error!(NoSuchKey))?;
