@@ -759,12 +759,13 @@ pub fn report_stats(
 ) -> std::io::Result<()> {
     write!(
         err,
-        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} get_requests={} get_concurrency={} cached_objects={} cached_listings={}",
+        "seslog: stats: rows={rows} list_requests={} objects_read={} bytes_read={} get_requests={} get_concurrency={} slowdowns={} cached_objects={} cached_listings={}",
         counters.lists(),
         counters.objects(),
         counters.bytes(),
         counters.gets(),
         counters.get_concurrency(),
+        counters.slowdowns(),
         counters.cached_objects(),
         counters.cached_listings(),
     )?;

@@ -155,6 +155,34 @@ fn transient_get_faults_are_retried_to_the_right_answer() {
     }
 }
 
+/// S3 asking to slow down (503 SlowDown) is retried to the right answer, and counted: the
+/// scan fetches fewer objects ahead once it has been asked.
+#[test]
+fn slowdowns_are_retried_counted_and_heeded() {
+    let (_w, server) = tree();
+    server.fault(Target::Get, Fault::Status(503), Some(3));
+    let out = server.seslog(
+        "s3://faults",
+        &[
+            "--stats",
+            "--s3-retries",
+            "2",
+            "--format",
+            "csv",
+            "sql",
+            QUERY,
+        ],
+    );
+    assert_eq!(server.clear_faults(), 3);
+    right(&out);
+    assert_eq!(out.stat("slowdowns"), 3, "{}", out.stderr);
+    assert_eq!(out.stat("get_requests"), BIG_FOLDER as u64 + 3);
+    // Without any, none is counted.
+    let out = server.seslog("s3://faults", &["--stats", "--format", "csv", "sql", QUERY]);
+    right(&out);
+    assert_eq!(out.stat("slowdowns"), 0, "{}", out.stderr);
+}
+
 #[test]
 fn persistent_get_faults_name_the_object() {
     let (_w, server) = tree();

@@ -240,6 +240,9 @@ pub struct Counters {
     /// GETs waiting for their answer now, and the most there were at once.
     pub gets_in_flight: AtomicU64,
     pub get_concurrency: AtomicU64,
+    /// Answers asking to slow down (503: S3's SlowDown), each retried by the client; the
+    /// scan fetches fewer objects ahead once there are any.
+    pub slowdowns: AtomicU64,
 }
 
 impl Counters {
@@ -266,6 +269,9 @@ impl Counters {
     /// The most GETs that were waiting for their answers at once.
     pub fn get_concurrency(&self) -> u64 {
         self.get_concurrency.load(Ordering::Relaxed)
+    }
+    pub fn slowdowns(&self) -> u64 {
+        self.slowdowns.load(Ordering::Relaxed)
     }
 }
 
@@ -352,7 +358,7 @@ impl Source {
                     }
                     (Arc::new(OfflineStore), CredentialSource::default())
                 } else {
-                    s3_store(bucket, s3, &rejected).await?
+                    s3_store(bucket, s3, &rejected, &counters).await?
                 };
                 Ok(Source {
                     url: ObjectStoreUrl::parse(format!("s3://{bucket}"))?,
@@ -445,12 +451,14 @@ pub(crate) async fn s3_store(
     bucket: &str,
     s3: &S3Settings,
     rejected: &RejectedNames,
+    counters: &Arc<Counters>,
 ) -> Result<(Arc<dyn ObjectStore>, CredentialSource)> {
     let (builder, credential_source) = s3_builder(bucket, s3).await;
     let store = builder
         .with_http_connector(GuardedConnector {
             timeout: s3.timeout,
             rejected: rejected.clone(),
+            counters: Arc::clone(counters),
         })
         .build()
         .map_err(|e| Error::Source(e.to_string()))?;

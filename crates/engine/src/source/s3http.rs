@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use object_store::client::{
 };
 use quick_xml::events::Event;
 
+use crate::source::Counters;
 use crate::source::rejected::RejectedNames;
 
 /// What seslog refused in an S3 answer; found in the source chain of object_store's error.
@@ -63,6 +65,8 @@ impl std::error::Error for S3Fault {}
 pub struct GuardedConnector {
     pub timeout: Duration,
     pub rejected: RejectedNames,
+    /// Where answers asking to slow down are counted.
+    pub counters: Arc<Counters>,
 }
 
 impl HttpConnector for GuardedConnector {
@@ -72,6 +76,7 @@ impl HttpConnector for GuardedConnector {
             inner,
             timeout: self.timeout,
             rejected: self.rejected.clone(),
+            counters: Arc::clone(&self.counters),
         }))
     }
 }
@@ -81,6 +86,7 @@ struct GuardedService {
     inner: HttpClient,
     timeout: Duration,
     rejected: RejectedNames,
+    counters: Arc<Counters>,
 }
 
 fn is_list(req: &HttpRequest) -> bool {
@@ -99,6 +105,9 @@ impl HttpService for GuardedService {
             .await
             .map_err(|_| HttpError::new(HttpErrorKind::Timeout, S3Fault::Silent(self.timeout)))??;
         let (parts, body) = response.into_parts();
+        if parts.status == http::StatusCode::SERVICE_UNAVAILABLE {
+            self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);
+        }
         let body = HttpResponseBody::new(IdleTimeout::new(body, self.timeout));
         if !list || !parts.status.is_success() {
             return Ok(HttpResponse::from_parts(parts, body));

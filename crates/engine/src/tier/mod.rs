@@ -129,7 +129,8 @@ impl Tier {
                 }
                 Location::S3 { bucket, prefix } => {
                     let (store, _) =
-                        crate::source::s3_store(bucket, s3, &RejectedNames::default()).await?;
+                        crate::source::s3_store(bucket, s3, &RejectedNames::default(), &counters)
+                            .await?;
                     let root = Path::parse(prefix).map_err(|e| refuse(e.to_string()))?;
                     (Arc::clone(&store), store, root)
                 }
