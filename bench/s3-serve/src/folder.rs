@@ -57,6 +57,17 @@ impl Folder {
         }
         Ok(self.bucket(bucket)?.join(relative))
     }
+
+    /// The file of `key` and its metadata, after S3's latency; NoSuchKey for a folder.
+    async fn file(&self, bucket: &str, key: &str) -> S3Result<(PathBuf, std::fs::Metadata)> {
+        self.wait().await;
+        let path = self.object(bucket, key)?;
+        let meta = std::fs::metadata(&path).map_err(|_| s3_error!(NoSuchKey))?;
+        if meta.is_dir() {
+            return Err(s3_error!(NoSuchKey));
+        }
+        Ok((path, meta))
+    }
 }
 
 /// What a LIST answers with: an object, or (with the delimiter) a common prefix.
@@ -205,13 +216,8 @@ impl S3 for Folder {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        self.wait().await;
         let input = req.input;
-        let path = self.object(&input.bucket, &input.key)?;
-        let meta = std::fs::metadata(&path).map_err(|_| s3_error!(NoSuchKey))?;
-        if meta.is_dir() {
-            return Err(s3_error!(NoSuchKey));
-        }
+        let (path, meta) = self.file(&input.bucket, &input.key).await?;
         let whole = Bytes::from(std::fs::read(&path).map_err(|_| s3_error!(NoSuchKey))?);
         let len = whole.len() as u64;
         let (body, content_range) = match input.range {
@@ -239,13 +245,8 @@ impl S3 for Folder {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.wait().await;
         let input = req.input;
-        let path = self.object(&input.bucket, &input.key)?;
-        let meta = std::fs::metadata(&path).map_err(|_| s3_error!(NoSuchKey))?;
-        if meta.is_dir() {
-            return Err(s3_error!(NoSuchKey));
-        }
+        let (_, meta) = self.file(&input.bucket, &input.key).await?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(meta.len() as i64),
             last_modified: meta.modified().ok().map(Timestamp::from),
