@@ -239,7 +239,7 @@ impl FileSource for SesSource {
             settings: self.settings.clone(),
             tier: tier.transpose()?,
             bundle_rows: base_config.limit.unwrap_or(batch_size).min(batch_size),
-            together: base_config.limit.is_none(),
+            together: base_config.limit.is_none() && !self.settings.tolerance.strict,
         });
         let opener = match &self.worker {
             Some(worker) => crate::cluster::on_worker(opener, worker),
@@ -324,7 +324,8 @@ struct SesOpener {
     /// limit when that is smaller (`LIMIT 10` reads no more objects than it needs).
     bundle_rows: usize,
     /// Whether a bundle's members may be decoded together (`ObjectRead::together`): not
-    /// under a limit, which must be able to stop after the first members.
+    /// under a limit, which must be able to stop after the first members, nor with
+    /// `--strict`, whose first problem must be the one a reading in order meets.
     together: bool,
 }
 
@@ -371,7 +372,10 @@ impl FileOpener for SesOpener {
         if let Some(bundle) = file.extension::<Bundle>() {
             let members = bundle.members.to_vec();
             let rows = self.bundle_rows;
-            if self.together {
+            // (A bundle's size is its members' sizes as listed; what is fetched is checked to
+            // be that.)
+            let joined = file.object_meta.size as usize + members.len() * newline_member().len();
+            if self.together && joined <= TOGETHER_AT_MOST {
                 return Ok(Box::pin(async move {
                     let mut fetched = Vec::with_capacity(members.len());
                     for meta in members {
@@ -463,19 +467,14 @@ impl ObjectRead {
     /// `None` (read them one by one instead) unless every member is gzip and reading them
     /// together met no problem at all: then every member's checksum matched and every record
     /// decoded, so the rows are those reading them one by one gives. Anything less (a bad
-    /// record, a damaged member, `--strict`) is read one by one, so that each problem is
-    /// found, counted and named as its own object's.
+    /// record, a damaged member) is read one by one, so that each problem is found, counted
+    /// and named as its own object's.
     fn together(&self, fetched: &[(String, Bytes)]) -> Option<Vec<RecordBatch>> {
-        let gzip = |bytes: &Bytes| bytes.starts_with(&[0x1f, 0x8b]);
-        let newline = newline_member();
-        let size: usize = fetched.iter().map(|(_, b)| b.len() + newline.len()).sum();
-        if self.plan.tolerance.strict
-            || fetched.len() < 2
-            || size > TOGETHER_AT_MOST
-            || !fetched.iter().all(|(_, b)| gzip(b))
-        {
+        if !fetched.iter().all(|(_, b)| b.starts_with(&[0x1f, 0x8b])) {
             return None;
         }
+        let newline = newline_member();
+        let size = fetched.iter().map(|(_, b)| b.len() + newline.len()).sum();
         let mut joined = Vec::with_capacity(size);
         for (_, bytes) in fetched {
             joined.extend_from_slice(bytes);
